@@ -1,0 +1,140 @@
+"""The bundle directory: written all-or-nothing, read only after every sha256 matches.
+
+Only standard-library code here, so the device reads bundles without the calibration
+extras. A bundle holds ONNX graphs, JSON and a static report; nothing in it is executed
+or unpickled, and no path in the manifest may point outside the bundle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harbridge.errors import InputError
+
+__all__ = ["MANIFEST", "SCHEMA", "load_manifest", "write_bundle"]
+
+MANIFEST = "manifest.json"
+SCHEMA = "harbridge.bundle/1"
+#: what a bundle may contain
+ALLOWED_SUFFIXES = (".onnx", ".json", ".html")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_bundle(out: str | Path, files: dict[str, bytes], manifest: dict[str, Any]) -> Path:
+    """Write ``files`` and the manifest into the directory ``out``, atomically.
+
+    Everything goes into a temporary sibling directory first, which is renamed onto
+    ``out`` at the end: a failure leaves no half-written bundle. An existing bundle at
+    ``out`` is replaced; any other existing path is refused.
+
+    Parameters
+    ----------
+    out : path
+        The bundle directory to create.
+    files : dict of str to bytes
+        File name (no directories) → content.
+    manifest : dict
+        The manifest without ``files``; the sha256 and size of every file are added.
+    """
+    out = Path(out)
+    if out.exists() and not (out / MANIFEST).is_file():
+        raise InputError(
+            out, "--out", "exists and is not a harbridge bundle; choose a new directory."
+        )
+    for name in files:
+        _check_name(out, name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, content in files.items():
+            (staging / name).write_bytes(content)
+        complete = dict(
+            manifest,
+            files={
+                name: {"sha256": _sha256(content), "bytes": len(content)}
+                for name, content in sorted(files.items())
+            },
+        )
+        (staging / MANIFEST).write_text(json.dumps(complete, indent=2, sort_keys=False) + "\n")
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out
+
+
+def _replace(staging: Path, out: Path) -> None:
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+    os.replace(out, retired / "bundle")
+    os.replace(staging, out)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _check_name(bundle: Path, name: str) -> None:
+    if Path(name).name != name or name in ("", ".", "..") or not name.endswith(ALLOWED_SUFFIXES):
+        raise InputError(
+            bundle / MANIFEST,
+            f"files.{name}",
+            "bundle files must be plain .onnx, .json or .html names inside the bundle directory.",
+        )
+
+
+def load_manifest(bundle: str | Path) -> dict[str, Any]:
+    """Read and verify a bundle's manifest: schema, file names, sizes and sha256.
+
+    Raises
+    ------
+    InputError
+        Not a bundle, unknown schema, a path escaping the bundle, a missing or modified file.
+    """
+    bundle = Path(bundle)
+    manifest_path = bundle / MANIFEST
+    if not manifest_path.is_file():
+        raise InputError(
+            bundle, MANIFEST, "missing; this is not a harbridge bundle (run 'harbridge calibrate')."
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            manifest_path, "json", f"is not valid JSON ({exc}); re-export the bundle."
+        ) from exc
+    if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+        found = manifest.get("schema") if isinstance(manifest, dict) else type(manifest).__name__
+        raise InputError(
+            manifest_path,
+            "schema",
+            f"expected {SCHEMA!r}, found {found!r}; re-export the bundle with this version.",
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise InputError(manifest_path, "files", "missing or empty; re-export the bundle.")
+    for name, entry in files.items():
+        _check_name(bundle, name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            raise InputError(manifest_path, f"files.{name}", "has no sha256; re-export the bundle.")
+        path = bundle / name
+        if not path.is_file():
+            raise InputError(
+                path, "file", "listed in the manifest but missing; copy the whole bundle directory."
+            )
+        if _sha256(path.read_bytes()) != entry["sha256"]:
+            raise InputError(
+                path,
+                "sha256",
+                "does not match the manifest: the file was modified or damaged; copy the "
+                "bundle again.",
+            )
+    return manifest

@@ -1,0 +1,1 @@
+"""harbridge.drivers: sample sources (serial, MQTT, file replay) and their framing."""

@@ -1,0 +1,5 @@
+"""``python -m harbridge`` runs the command line."""
+
+from harbridge.cli import main
+
+raise SystemExit(main())
