@@ -29,6 +29,8 @@ __all__ = [
 
 Float32Array = npt.NDArray[np.float32]
 
+#: the first bytes of every .npz (a zip archive)
+ZIP_MAGIC = b"PK\x03\x04"
 #: the built-in encoder's shortest window
 MIN_WINDOW = 16
 
@@ -98,15 +100,17 @@ def load_npz(path: str | Path) -> dict[str, npt.NDArray[Any]]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "file", "no such file; check the path.")
+    with path.open("rb") as handle:
+        magic = handle.read(len(ZIP_MAGIC))
+    if magic != ZIP_MAGIC:
+        raise InputError(
+            path,
+            "file",
+            "is not a readable .npz archive (no zip header); save it with numpy.savez.",
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise InputError(
-                    path, "file", "is a single .npy array, not an .npz archive of named arrays."
-                )
             return {name: archive[name] for name in archive.files}
-    except InputError:
-        raise
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise InputError(
             path, "file", f"is not a readable .npz archive ({exc}); re-create it with numpy.savez."
