@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harbridge.calibration.report import build_report
-
 from harbridge.calibration.bundle import write_bundle
 from harbridge.calibration.calibrate import REPORT_DATA
+from harbridge.calibration.report import build_report
 
 __all__ = ["EVALUATION", "add_evaluation_to_bundle"]
 
