@@ -62,7 +62,10 @@ def _available_commands() -> dict[str, Command]:
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     """Build the top-level parser with every available sub-command."""
-    parser = _Parser(prog="harbridge", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog="harbridge",
+        description="Recognise actions from a wearable IMU with a video-trained model.",
+    )
     parser.add_argument("--version", action="version", version=f"harbridge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands = _available_commands()
