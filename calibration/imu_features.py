@@ -75,7 +75,8 @@ def feature_source(pairs: Pairs, encoder: str) -> ImuFeatureSource:
         )
     imu = pairs.imu
     if encoder == "builtin":
-        from harbridge.models.imu_encoder import ImuEncoderSpec, build_imu_encoder
+        from harbridge.models.imu_encoder import build_imu_encoder
+        from harbridge.models.imu_spec import ImuEncoderSpec
 
         try:
             spec = ImuEncoderSpec(

@@ -1,0 +1,198 @@
+"""The built-in IMU feature encoder as an ONNX graph: raw windows ``[N, T, C]`` -> features.
+
+The graph computes the features defined in :mod:`harbridge.models.imu_spec`, in float32,
+equal to the numpy twin :func:`harbridge.models.imu_features.encode_imu` to 1e-5. Calibration
+runs this same graph, so what the device computes is what calibration aligned.
+
+Layout of the computation: triad norms are one MatMul over the squared channels; all signals
+are then laid out as rows ``[N, S, T]``; band energies are a MatMul with a Hann-tapered DFT
+basis, a square and a MatMul with the band-pooling matrix (few, large kernels, fast on one
+core); time statistics and correlations are reductions over T.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+from onnx import helper
+
+from harbridge.models.imu_bands import spectral_operator
+from harbridge.models.imu_spec import (
+    CORRELATION_ABS_FLOOR,
+    CORRELATION_REL_FLOOR,
+    ImuEncoderSpec,
+    active_bands,
+    correlation_pairs,
+    feature_names,
+    find_triads,
+    signal_names,
+)
+from harbridge.models.onnx_graph import float_input, float_output, initializer, make_model
+
+__all__ = ["INPUT_NAME", "OUTPUT_NAME", "build_imu_encoder"]
+
+INPUT_NAME = "imu"
+OUTPUT_NAME = "imu_features"
+
+
+class _Graph:
+    """Collects nodes and constants under stable, sequential names."""
+
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.constants: list[onnx.TensorProto] = []
+        self._ints: dict[tuple[int, ...], str] = {}
+
+    def const(self, label: str, array: npt.ArrayLike, dtype: type = np.float32) -> str:
+        name = f"c{len(self.constants)}_{label}"
+        self.constants.append(initializer(name, array, dtype))
+        return name
+
+    def ints(self, values: list[int]) -> str:
+        key = tuple(values)
+        if key not in self._ints:
+            self._ints[key] = self.const("int64", values, np.int64)
+        return self._ints[key]
+
+    def rename(self, output: str, new: str) -> None:
+        for node in self.nodes:
+            node.output[:] = [new if name == output else name for name in node.output]
+
+    def op(self, op_type: str, *inputs: str, out: str = "", **attrs: Any) -> str:
+        label = f"n{len(self.nodes)}_{op_type.lower()}"
+        output = out or label
+        self.nodes.append(helper.make_node(op_type, list(inputs), [output], label, **attrs))
+        return output
+
+
+def _signals(g: _Graph, spec: ImuEncoderSpec) -> tuple[str, int]:
+    """Rows ``[N, S, T]`` of every signal: raw channels (when used), then triad norms.
+
+    Returns the tensor name and the index of the first signal that gets per-signal features.
+    """
+    triads = find_triads(spec.channels) if spec.magnitude else ()
+    need_raw = spec.axes or bool(correlation_pairs(spec))
+    rows = g.op("Transpose", INPUT_NAME, perm=[0, 2, 1])
+    parts = [rows] if need_raw else []
+    if triads:
+        select = np.zeros((len(triads), len(spec.channels)))
+        for j, triad in enumerate(triads):
+            select[j, list(triad.indices)] = 1.0
+        squares = g.op("Mul", rows, rows)
+        parts.append(g.op("Sqrt", g.op("MatMul", g.const("triad_select", select), squares)))
+    stacked = g.op("Concat", *parts, axis=1) if len(parts) > 1 else parts[0]
+    first = len(spec.channels) if need_raw and not spec.axes else 0
+    return stacked, first
+
+
+def _time_stats(g: _Graph, spec: ImuEncoderSpec, rows: str, mean: str, squares: str) -> list[str]:
+    """``[N, S, 1]`` mean, ``[N, S, 2]`` std and jerk, ``[N, S, 1]`` min and max.
+
+    ``squares`` is Σ(x - mean)² ``[N, S, 1]``.
+    """
+    t = spec.window
+    later = g.op("Slice", rows, g.ints([1]), g.ints([t]), g.ints([2]))
+    earlier = g.op("Slice", rows, g.ints([0]), g.ints([t - 1]), g.ints([2]))
+    sums = g.op(
+        "Concat",
+        squares,
+        g.op("ReduceSumSquare", g.op("Sub", later, earlier), axes=[2]),
+        axis=2,
+    )
+    scale = g.const("stat_scale", [1.0 / t, spec.sample_rate_hz**2 / (t - 1)])
+    spreads = g.op("Sqrt", g.op("Mul", sums, scale))
+    low = g.op("ReduceMin", rows, axes=[2])
+    high = g.op("ReduceMax", rows, axes=[2])
+    return [mean, spreads, low, high]
+
+
+def _band_energies(g: _Graph, spec: ImuEncoderSpec, centred: str) -> str:
+    """``[N, S, B]``: log band energies of the centred rows."""
+    basis, pooling = spectral_operator(spec.sample_rate_hz, spec.window, active_bands(spec))
+    # The rows are centred with a float32 mean that is off by ~1e-7 of the sensor offset; the
+    # Hann taper would spread that constant over bins 0 and 1 and swamp a quiet lowest band.
+    # Basis columns with zero sum ((I - 11ᵀ/T) B) are blind to it, at no cost.
+    blind_to_constants = basis - basis.mean(axis=0)
+    coefficients = g.op("MatMul", centred, g.const("dft_basis", blind_to_constants))
+    power = g.op("Mul", coefficients, coefficients)
+    energy = g.op("MatMul", power, g.const("band_pooling", pooling))
+    return g.op("Log", g.op("Add", energy, g.const("energy_floor", spec.energy_floor)))
+
+
+def _correlations(g: _Graph, spec: ImuEncoderSpec, mean: str, centred: str, squares: str) -> str:
+    """``[N, P]``: regularised Pearson correlations of the triad axis pairs."""
+    pairs = correlation_pairs(spec)
+    t = spec.window
+    floor = g.op(
+        "Sum",
+        squares,
+        g.op("Mul", g.op("Mul", mean, mean), g.const("rel_floor", t * CORRELATION_REL_FLOOR)),
+        g.const("abs_floor", t * CORRELATION_ABS_FLOOR),
+    )
+    normalised = g.op("Mul", centred, g.op("Pow", floor, g.const("minus_half", -0.5)))
+    first = g.op("Gather", normalised, g.ints([a for a, _ in pairs]), axis=1)
+    second = g.op("Gather", normalised, g.ints([b for _, b in pairs]), axis=1)
+    return g.op("ReduceSum", g.op("Mul", first, second), g.ints([2]), keepdims=0)
+
+
+def build_imu_encoder(spec: ImuEncoderSpec) -> onnx.ModelProto:
+    """The encoder graph for a spec, built deterministically (same spec, same bytes).
+
+    Parameters
+    ----------
+    spec : ImuEncoderSpec
+
+    Returns
+    -------
+    onnx.ModelProto
+        Input ``imu`` float32 ``[N, T, C]`` (raw samples in physical units, channels in
+        ``spec.channels`` order), output ``imu_features`` float32 ``[N, F]`` with
+        ``F = len(feature_names(spec))``; checked by :func:`onnx.checker.check_model`. The
+        feature names and the spec are stored in the model's metadata.
+    """
+    g = _Graph()
+    rows, first = _signals(g, spec)
+    mean = g.op("ReduceMean", rows, axes=[2])
+    centred = g.op("Sub", rows, mean)
+    squares = g.op("ReduceSumSquare", centred, axes=[2])
+    blocks = []
+    per_signal: list[str] = []
+    if spec.time_stats and signal_names(spec):
+        per_signal += _time_stats(g, spec, rows, mean, squares)
+    if spec.band_energy and signal_names(spec):
+        per_signal.append(_band_energies(g, spec, centred))
+    if per_signal:
+        stats = g.op("Concat", *per_signal, axis=2) if len(per_signal) > 1 else per_signal[0]
+        if first:
+            # Raw channels are rows only for their correlations: keep the triad norms' rows.
+            end = np.iinfo(np.int64).max
+            stats = g.op("Slice", stats, g.ints([first]), g.ints([end]), g.ints([1]))
+        blocks.append(g.op("Flatten", stats, axis=1))
+    if correlation_pairs(spec):
+        blocks.append(_correlations(g, spec, mean, centred, squares))
+    if len(blocks) > 1:
+        g.op("Concat", *blocks, axis=1, out=OUTPUT_NAME)
+    else:
+        g.rename(blocks[0], OUTPUT_NAME)
+    n_features = len(feature_names(spec))
+    graph = helper.make_graph(
+        g.nodes,
+        "harbridge_imu_encoder",
+        [float_input(INPUT_NAME, ["N", spec.window, len(spec.channels)])],
+        [float_output(OUTPUT_NAME, ["N", n_features])],
+        g.constants,
+    )
+    model = make_model(graph, doc="harbridge built-in IMU feature encoder")
+    helper.set_model_props(
+        model,
+        {
+            "harbridge.imu_encoder.spec": json.dumps(asdict(spec), sort_keys=True),
+            "harbridge.imu_encoder.feature_names": json.dumps(feature_names(spec)),
+        },
+    )
+    return model
