@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from harbridge.calibration.encoders import block_encoder, split_blocks
 from harbridge.calibration.errors import AlignmentError
-from harbridge.calibration.gram import GramAccumulator
+from harbridge.calibration.gram import GramAccumulator, accurate_mean
 from harbridge.calibration.rank import (
     RankChoice,
     candidate_ranks,
@@ -148,14 +148,13 @@ class PerfectAlignment:
         self.method_ = self._choose_method(train.size)
         self._check_rank_request(train.size)
 
-        standardizers, s, U = self._spectrum(arrays, train)
+        self.standardizers_, s, U = self._spectrum(arrays, train)
         if self.rank == "auto":
             self.rank_choice_ = self._auto_rank(arrays, train, subjects, s, eps)
         else:
             self.rank_choice_ = RankChoice(int(self.rank), "given", "rank given by the user")
         k = self.rank_choice_.rank
 
-        self.standardizers_ = standardizers
         self.singular_values_ = s
         self.components_ = U[:, :k]
         self.rank_ = k
@@ -247,7 +246,7 @@ class PerfectAlignment:
     ) -> tuple[list[Standardizer], FloatArray, FloatArray]:
         if self.method_ == "svd":
             X = np.hstack([a[rows].astype(np.float64) for a in arrays])
-            standardizers = self._standardizers(X.mean(axis=0), X.var(axis=0))
+            standardizers = self._standardizers(accurate_mean(X), X.var(axis=0))
             scale = np.concatenate([st.scale for st in standardizers])
             mean = np.concatenate([st.mean for st in standardizers])
             s, U = spectrum_from_rows((X - mean) * scale)
@@ -325,7 +324,8 @@ class PerfectAlignment:
         )
 
     def _rounding_floor(self, s: FloatArray, n_rows: int, eps: float) -> float:
-        return rounding_floor(float(s[0]), n_rows, sum(self.dims_), eps, self.method_ == "gram")
+        magnitude = np.concatenate([st.rounding_magnitude() for st in self.standardizers_])
+        return rounding_floor(s, magnitude, n_rows, eps, self.method_ == "gram")
 
     def _diagnose(self, s: FloatArray, eps: float, n_train: int) -> list[str]:
         k = self.rank_

@@ -157,7 +157,12 @@ def _numeric(
 
 
 def _strings(
-    data: dict[str, npt.NDArray[Any]], path: Path, name: str, count: int | None
+    data: dict[str, npt.NDArray[Any]],
+    path: Path,
+    name: str,
+    count: int | None,
+    *,
+    unique: bool = True,
 ) -> tuple[str, ...]:
     array = _field(data, path, name)
     if array.dtype.kind not in "US" or array.ndim != 1:
@@ -167,8 +172,10 @@ def _strings(
     values = tuple(str(v) for v in array.tolist())
     if count is not None and len(values) != count:
         raise InputError(path, name, f"has {len(values)} names for {count} columns.")
-    if len(set(values)) != len(values) or any(not v for v in values):
-        raise InputError(path, name, f"names must be unique and non-empty, got {list(values)}.")
+    if any(not v for v in values):
+        raise InputError(path, name, f"names must be non-empty, got {list(values)}.")
+    if unique and len(set(values)) != len(values):
+        raise InputError(path, name, f"names must be unique, got {list(values)}.")
     return values
 
 
@@ -195,7 +202,7 @@ def _imu_windows(data: dict[str, npt.NDArray[Any]], path: Path) -> ImuWindows:
         )
     channels = _strings(data, path, "channels", windows.shape[2])
     units = (
-        _strings(data, path, "units", windows.shape[2])
+        _strings(data, path, "units", windows.shape[2], unique=False)
         if "units" in data
         else ("",) * len(channels)
     )

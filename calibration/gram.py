@@ -10,9 +10,20 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["GramAccumulator"]
+__all__ = ["GramAccumulator", "accurate_mean"]
 
 FloatArray = npt.NDArray[np.float64]
+
+
+def accurate_mean(X: FloatArray) -> FloatArray:
+    """Column means of ``X`` (n, D), refined by a second pass over the residuals.
+
+    A plain mean of features with large offsets leaves a rounding error that, subtracted
+    from every row, is a rank-one error growing with √n — enough to blur the rounding
+    cliff that reveals an exact rank.
+    """
+    mean = X.mean(axis=0)
+    return np.asarray(mean + (X - mean).mean(axis=0), dtype=np.float64)
 
 
 class GramAccumulator:
@@ -35,7 +46,7 @@ class GramAccumulator:
         X = np.asarray(X, dtype=np.float64)
         if X.shape[0] == 0:
             return
-        chunk_mean = X.mean(axis=0)
+        chunk_mean = accurate_mean(X)
         Xc = X - chunk_mean
         self._merge(X.shape[0], chunk_mean, Xc.T @ Xc)
 

@@ -22,7 +22,7 @@ __all__ = ["RankChoice", "candidate_ranks", "exact_rank", "rounding_floor", "val
 FloatArray = npt.NDArray[np.float64]
 
 #: how far above the rounding floor the last kept singular value must stand for a cliff
-EXACT_GAP = 1e3
+EXACT_GAP = 1e2
 
 
 @dataclass(frozen=True)
@@ -36,25 +36,37 @@ class RankChoice:
     validation_error: list[float] = field(default_factory=list)
 
 
-def rounding_floor(largest: float, n_rows: int, dim: int, eps: float, from_gram: bool) -> float:
+def rounding_floor(
+    singular_values: FloatArray, magnitude: FloatArray, n_rows: int, eps: float, from_gram: bool
+) -> float:
     """Largest singular value that rounding alone can produce on exactly low-rank data.
+
+    Rounding the (n × D) inputs to ``eps`` perturbs each entry by about ``eps · |x|``; a
+    random perturbation with entries of that size has spectral norm about
+    ``eps · rms|x| · (√n + √D)``. A factor 100 keeps clear of it and of the rounding
+    already in the data (features computed as sums of products carry several ``eps``).
 
     Parameters
     ----------
-    largest : float
-        The largest singular value.
-    n_rows, dim : int
-        Shape of the stacked matrix (pairs, stacked features).
+    singular_values : ndarray of shape (r,), descending
+    magnitude : ndarray of shape (D,)
+        Typical ``|x|`` of each stacked feature in standardised units (offset included).
+    n_rows : int
+        Number of pairs the spectrum came from.
     eps : float
         Machine epsilon of the input features (float32 inputs carry float32 rounding).
     from_gram : bool
-        Eigenvalues of a Gram matrix are exact to ``D·ε·λ_max`` only, so singular values
-        taken as their square roots carry an extra ``√(D·ε)`` relative floor.
+        Eigenvalues of an accumulated Gram matrix are exact to about ``ε (D + √n) λ_max``,
+        so singular values taken as their square roots carry an extra relative floor of
+        the square root of that.
     """
-    floor = max(n_rows, dim) * eps
+    dim = magnitude.size
+    entry = eps * float(np.sqrt(np.mean(magnitude**2)))
+    floor = 100.0 * entry * (np.sqrt(n_rows) + np.sqrt(dim))
     if from_gram:
-        floor += float(np.sqrt(dim * np.finfo(np.float64).eps))
-    return largest * floor
+        eps64 = float(np.finfo(np.float64).eps)
+        floor += 10.0 * float(singular_values[0]) * float(np.sqrt(eps64 * (dim + np.sqrt(n_rows))))
+    return float(floor)
 
 
 def exact_rank(singular_values: FloatArray, floor: float) -> int | None:

@@ -28,11 +28,13 @@ class Standardizer:
     Attributes
     ----------
     mean : ndarray of shape (d,)
+    std : ndarray of shape (d,)
     scale : ndarray of shape (d,)
         0 for constant features.
     """
 
     mean: FloatArray
+    std: FloatArray
     scale: FloatArray
 
     @property
@@ -40,6 +42,13 @@ class Standardizer:
         """Mask of shape (d,) of the features found constant."""
         constant: npt.NDArray[np.bool_] = self.scale == 0.0
         return constant
+
+    def rounding_magnitude(self) -> FloatArray:
+        """How large each feature's raw values are, in standardised units, shape (d,).
+
+        Rounding errors scale with ``|x|``, offset included, not with the spread alone.
+        """
+        return (np.abs(self.mean) + self.std) * self.scale
 
     def apply(self, X: npt.ArrayLike) -> FloatArray:
         """Standardise ``X`` of shape (n, d) into float64 of shape (n, d)."""
@@ -69,4 +78,4 @@ def standardizer_from_moments(mean: npt.ArrayLike, var: npt.ArrayLike) -> Standa
     n_informative = max(int(informative.sum()), 1)
     scale = np.zeros_like(std)
     scale[informative] = 1.0 / (std[informative] * np.sqrt(n_informative))
-    return Standardizer(mean=mean, scale=scale)
+    return Standardizer(mean=mean, std=std, scale=scale)
