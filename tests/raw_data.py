@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,10 @@ def write_raw_dataset(
         return label, imu.astype(np.float32), video.astype(np.float32)
 
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"sample_rate_hz": np.float32(rate_hz), "channels": np.array(channels)}
+    meta: dict[str, Any] = {
+        "sample_rate_hz": np.array(rate_hz, dtype=np.float32),
+        "channels": np.array(channels),
+    }
     _, imu, video = draw(n)
     paths = {
         "pairs": folder / "pairs.npz",
