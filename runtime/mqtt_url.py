@@ -1,0 +1,213 @@
+"""From a broker URL or the ``[mqtt]`` settings to what an aiomqtt client needs.
+
+``mqtt://[user[:password]@]host[:port]`` connects in plain TCP (port 1883 by default),
+``mqtts://…`` over TLS (port 8883). TLS verifies the broker's certificate and host name
+against the system's CAs, or against ``ca_file`` for a private CA; ``cert_file`` and
+``key_file`` add a client certificate. ``tls_insecure`` turns verification off, which
+lets anyone on the path read and forge the traffic, and logs a warning saying so.
+
+The password comes from the URL, ``password_env`` or ``password_file``, looked up by
+:func:`harbridge.runtime.config.resolve_password` when the options are built, so a
+secret need not sit in the config file.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from harbridge.errors import InputError
+from harbridge.runtime.config import MqttSettings, resolve_password
+
+if TYPE_CHECKING:
+    import aiomqtt
+
+__all__ = ["BrokerOptions", "broker_options", "parse_mqtt_url", "tls_context"]
+
+_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+def parse_mqtt_url(url: str, source: str | PathLike[str] = "--broker") -> MqttSettings:
+    """Read a broker URL into settings (the other ``[mqtt]`` keys at their defaults).
+
+    Parameters
+    ----------
+    url : str
+        ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…``; user and password
+        may be percent-encoded.
+    source : str or path-like
+        Where the URL came from, for error messages (an option, a config file).
+
+    Raises
+    ------
+    InputError
+        Another scheme, no host, a bad port, or anything after the port.
+    """
+    example = "mqtt://localhost:1883 or mqtts://user:password@broker:8883"
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or "://" not in url:
+        raise InputError(source, "url", f"must start with mqtt:// or mqtts://, e.g. {example}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise InputError(source, "url", "the port must be a number from 1 to 65535")
+    if not parts.hostname:
+        raise InputError(source, "url", f"names no broker host; write e.g. {example}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InputError(
+            source, "url", "must be scheme://[user[:password]@]host[:port] with nothing after"
+        )
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if password is not None and username is None:
+        raise InputError(source, "url", "a password needs a username: mqtt://user:password@host")
+    return MqttSettings(
+        host=parts.hostname,
+        port=port if port is not None else _DEFAULT_PORTS[scheme],
+        tls=scheme == "mqtts",
+        username=username,
+        password=password,
+    )
+
+
+def tls_context(
+    settings: MqttSettings, logger: logging.Logger | None = None
+) -> ssl.SSLContext | None:
+    """The TLS context of an ``mqtts://`` connection, or None for plain ``mqtt://``.
+
+    Raises
+    ------
+    InputError
+        A CA, certificate or key file that cannot be loaded.
+    """
+    if not settings.tls:
+        return None
+    source = settings.source or "config"
+    try:
+        context = ssl.create_default_context(
+            cafile=str(settings.ca_file) if settings.ca_file is not None else None
+        )
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(
+            source, "mqtt.ca_file", f"cannot load {settings.ca_file} as PEM CA certificates ({exc})"
+        ) from exc
+    if settings.cert_file is not None:
+        try:
+            context.load_cert_chain(
+                str(settings.cert_file),
+                str(settings.key_file) if settings.key_file is not None else None,
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(
+                source,
+                "mqtt.cert_file",
+                f"cannot load the client certificate {settings.cert_file} and its key ({exc}); "
+                "both must be PEM and match",
+            ) from exc
+    if settings.tls_insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        (logger or logging.getLogger(__name__)).warning(
+            "TLS to %s is NOT VERIFIED (tls_insecure = true): anyone on the network path can "
+            "read and forge this traffic. Set ca_file to the broker's CA instead.",
+            settings.url,
+        )
+    return context
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOptions:
+    """Everything needed to open a connection to one broker.
+
+    Attributes
+    ----------
+    hostname : str
+    port : int
+    username, password : str or None
+    tls_context : ssl.SSLContext or None
+        None for plain TCP.
+    """
+
+    hostname: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls_context: ssl.SSLContext | None = None
+
+    @property
+    def url(self) -> str:
+        """The broker's URL without credentials, for logs."""
+        return f"{'mqtts' if self.tls_context else 'mqtt'}://{self.hostname}:{self.port}"
+
+    def client(
+        self,
+        *,
+        identifier: str | None = None,
+        will: aiomqtt.Will | None = None,
+        keepalive: int = 30,
+        timeout: float = 10.0,
+        logger: logging.Logger | None = None,
+        max_queued_incoming_messages: int | None = None,
+    ) -> aiomqtt.Client:
+        """A new aiomqtt client for this broker (enter it to connect).
+
+        Parameters
+        ----------
+        identifier : str, optional
+            MQTT client id; a random one when None. Two clients with one id knock each
+            other off the broker, so every client of a process needs its own.
+        will : aiomqtt.Will, optional
+            Message the broker publishes if the connection dies without a DISCONNECT.
+        keepalive : int
+            Seconds between pings; the broker declares the client dead after 1.5×.
+        timeout : float
+            Seconds to wait for the broker's answer to connect, subscribe or publish.
+        logger : logging.Logger, optional
+            Where aiomqtt and paho log.
+        max_queued_incoming_messages : int, optional
+            Bound on received messages waiting to be read; beyond it aiomqtt drops them.
+        """
+        import aiomqtt
+
+        return aiomqtt.Client(
+            self.hostname,
+            self.port,
+            username=self.username,
+            password=self.password,
+            identifier=identifier,
+            will=will,
+            keepalive=keepalive,
+            timeout=timeout,
+            logger=logger,
+            tls_context=self.tls_context,
+            max_queued_incoming_messages=max_queued_incoming_messages,
+        )
+
+
+def broker_options(
+    settings: MqttSettings,
+    logger: logging.Logger | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> BrokerOptions:
+    """Resolve the password and build the TLS context of ``settings``.
+
+    Raises
+    ------
+    InputError
+        The password's variable or file is missing, or a TLS file cannot be loaded.
+    """
+    return BrokerOptions(
+        hostname=settings.host,
+        port=settings.port,
+        username=settings.username,
+        password=resolve_password(settings, environ),
+        tls_context=tls_context(settings, logger),
+    )
