@@ -34,7 +34,13 @@ from harbridge.calibration.bundle import load_manifest
 from harbridge.drivers.blocking import run_blocking
 from harbridge.errors import HarbridgeError, InputError
 
-__all__ = ["EngineCounters", "EngineOverloadedError", "InferenceEngine", "InferenceResult"]
+__all__ = [
+    "EngineCounters",
+    "EngineOverloadedError",
+    "InferenceEngine",
+    "InferenceResult",
+    "session_options",
+]
 
 Float32Array = npt.NDArray[np.float32]
 
@@ -271,7 +277,11 @@ class InferenceEngine:
                 request.result.set_result(InferenceResult(probs[i], latent[i], float(ood[i])))
 
 
-def _session(graph: Path, threads: int) -> Any:
+def session_options(threads: int) -> Any:
+    """How the device runs a graph: ``threads`` intra-op threads, sequential, no spinning.
+
+    Spinning threads would burn a core waiting for the next batch on a Raspberry Pi.
+    """
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -279,6 +289,11 @@ def _session(graph: Path, threads: int) -> Any:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     options.log_severity_level = 3
+    return options
+
+
+def _session(graph: Path, threads: int) -> Any:
+    options = session_options(threads)
     if not graph.is_file():
         raise InputError(
             graph.parent / "manifest.json",
