@@ -37,6 +37,8 @@ IndexArray = npt.NDArray[np.intp]
 
 #: rows per chunk on the streaming path
 CHUNK_ROWS = 16384
+#: fewer held-out pairs than this and the residual covariance comes from training pairs
+MIN_RESIDUAL_PAIRS = 20
 #: a block of U whose singular values fall below this fraction of its largest is rank-deficient
 BLOCK_RANK_RTOL = 1e-6
 
@@ -98,6 +100,10 @@ class PerfectAlignment:
     holdout_ : dict
         How held-out pairs were drawn.
     metrics_ : AlignmentMetrics
+    residual_covariance_ : ndarray of shape (k, k)
+        Covariance of ``z_imu − z_video`` (second modality minus first) on held-out pairs
+        (training pairs when too few are held out): how far a paired IMU latent strays
+        from its video latent — what the Gaussian head adds to its class covariances.
     diagnostics_ : list of str
         Why perfect alignment does not hold exactly, in the user's words (empty when it does).
     """
@@ -163,6 +169,9 @@ class PerfectAlignment:
         ]
         self.diagnostics_ = self._diagnose(s, eps, train.size)
         self.metrics_ = self._metrics(arrays, train, held_out)
+        self.residual_covariance_ = self._residual_covariance(
+            arrays, held_out if held_out.size >= MIN_RESIDUAL_PAIRS else train
+        )
         return self
 
     def affine(self, m: int) -> tuple[FloatArray, FloatArray]:
@@ -380,6 +389,25 @@ class PerfectAlignment:
         first = pairs[f"{self.names_[0]}~{self.names_[1]}"]
         return AlignmentMetrics(
             n_train=int(train.size), n_holdout=int(held_out.size), pairs=pairs, **first
+        )
+
+    def _residual_covariance(
+        self, arrays: list[npt.NDArray[np.generic]], rows: IndexArray
+    ) -> FloatArray:
+        """Covariance (k, k) of ``z_imu − z_video`` (modality 1 minus 0) over ``rows``."""
+        (W_ref, b_ref), (W_target, b_target) = self.affine(0), self.affine(1)
+        k = self.rank_
+        total, outer = np.zeros(k), np.zeros((k, k))
+        for start in range(0, rows.size, CHUNK_ROWS):
+            chunk = rows[start : start + CHUNK_ROWS]
+            residual = (arrays[1][chunk].astype(np.float64) @ W_target.T + b_target) - (
+                arrays[0][chunk].astype(np.float64) @ W_ref.T + b_ref
+            )
+            total += residual.sum(axis=0)
+            outer += residual.T @ residual
+        mean = total / max(rows.size, 1)
+        return outer / max(rows.size - 1, 1) - np.outer(mean, mean) * rows.size / max(
+            rows.size - 1, 1
         )
 
     def _alignment_sums(

@@ -161,3 +161,19 @@ def test_all_constant_modality_is_refused() -> None:
     views[1][:] = 1.0
     with pytest.raises(AlignmentError, match="all 9 imu features are constant"):
         PerfectAlignment().fit(views)
+
+
+def test_residual_covariance_matches_held_out_latent_differences() -> None:
+    rng = np.random.default_rng(14)
+    views = exact_views(1200, 4, (20, 9), seed=14)
+    views = [v + rng.normal(size=v.shape) * v.std(axis=0) * 0.2 for v in views]
+    subject = np.repeat(np.arange(12), 100)
+    fit = PerfectAlignment(rank=4).fit(views, subject=subject)
+    held = np.isin(subject, fit.holdout_["subjects"])
+    residual = fit.transform(1, views[1][held]) - fit.transform(0, views[0][held])
+    assert_allclose(fit.residual_covariance_, np.cov(residual.T), rtol=1e-10, atol=1e-12)
+
+
+def test_residual_covariance_vanishes_on_exact_data() -> None:
+    fit = PerfectAlignment(rank=3).fit(exact_views(300, 3, (10, 6), seed=15))
+    assert np.abs(fit.residual_covariance_).max() < 1e-12
