@@ -166,7 +166,10 @@ def _gaussian_head(
         )
     latents = alignment.transform(0, labeled.video)
     classifier = GaussianClassifier(covariance=options.covariance).fit(
-        latents, labeled.label, len(labeled.class_names)
+        latents,
+        labeled.label,
+        len(labeled.class_names),
+        noise_covariance=alignment.residual_covariance_,
     )
     files["head.onnx"] = build_gaussian_head(classifier.parameters_)
     manifest = {
@@ -178,6 +181,8 @@ def _gaussian_head(
         "ood_rule": "unknown when the Mahalanobis distance to the nearest class exceeds the "
         "chi-square(rank) 0.999 quantile (ood_threshold)",
         "n_labeled": int(labeled.video.shape[0]),
+        "cross_modal_noise": "class covariances include the covariance of z_imu - z_video on "
+        "held-out pairs (Gaussian cross-modal transfer)",
     }
     return manifest, [("head", files["head.onnx"])]
 

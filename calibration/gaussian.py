@@ -102,11 +102,25 @@ class GaussianClassifier:
         self.shrinkage = shrinkage
         self.priors = priors
 
-    def fit(self, Z: npt.ArrayLike, y: npt.ArrayLike, n_classes: int) -> Self:
+    def fit(
+        self,
+        Z: npt.ArrayLike,
+        y: npt.ArrayLike,
+        n_classes: int,
+        noise_covariance: npt.ArrayLike | None = None,
+    ) -> Self:
         """Fit on latents ``Z`` (m, k) with labels ``y`` (m,) in [0, n_classes).
 
         Every class needs at least one sample; a class with fewer than two borrows the
         pooled covariance.
+
+        Parameters
+        ----------
+        noise_covariance : array-like of shape (k, k), optional
+            Covariance of what separates the latents to classify from those fitted on:
+            for cross-modal transfer, ``z_imu − z_video`` on held-out pairs. Under the
+            Gaussian assumption an IMU latent of class c is ``N(μ_c, Σ_c + Σ_noise)``, so it
+            is added to every class covariance.
         """
         from scipy.stats import chi2
 
@@ -131,7 +145,8 @@ class GaussianClassifier:
                 covariances.append(cov)
                 shrinkages.append(rho)
         floor = COVARIANCE_FLOOR * max(float(np.trace(pooled)) / k, np.finfo(np.float64).tiny)
-        self.covariances_ = np.stack(covariances) + floor * np.eye(k)
+        noise = np.zeros((k, k)) if noise_covariance is None else np.asarray(noise_covariance)
+        self.covariances_ = np.stack(covariances) + noise + floor * np.eye(k)
         self.shrinkage_ = np.asarray(shrinkages)
         self.priors_ = (
             counts / counts.sum()

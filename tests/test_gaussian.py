@@ -92,3 +92,14 @@ def test_head_without_probs_gives_only_ood() -> None:
     assert [o.name for o in session.get_outputs()] == ["ood"]
     (ood,) = session.run(None, {"latent": Z.astype(np.float32)})
     assert_allclose(ood, model.ood_score(Z), rtol=1e-5, atol=1e-5)
+
+
+def test_noise_covariance_is_added_to_every_class() -> None:
+    Z, y = blobs(8)
+    noise = np.diag([0.5, 1.0, 2.0, 4.0])
+    plain = GaussianClassifier().fit(Z, y, 5)
+    noisy = GaussianClassifier().fit(Z, y, 5, noise_covariance=noise)
+    assert_allclose(noisy.covariances_ - plain.covariances_, np.broadcast_to(noise, (5, 4, 4)), atol=1e-12)
+    rng = np.random.default_rng(9)
+    corrupted = Z + rng.multivariate_normal(np.zeros(4), noise * 4, size=Z.shape[0])
+    assert np.mean(noisy.predict(corrupted) == y) > np.mean(plain.predict(corrupted) == y)
