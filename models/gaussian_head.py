@@ -63,17 +63,18 @@ def build_gaussian_head(parameters: GaussianParameters, with_probs: bool = True)
     n_classes, k, _ = parameters.whiten.shape
     weights, offsets = _stacked(parameters)
     nodes = [
-        helper.make_node("MatMul", ["latent", "whiten"], ["whitened_raw"], name="whiten"),
-        helper.make_node("Sub", ["whitened_raw", "whiten_offset"], ["whitened"], name="centre"),
-        helper.make_node("Mul", ["whitened", "whitened"], ["squares"], name="square"),
         helper.make_node(
-            "Reshape", ["squares", "per_class_shape"], ["squares_by_class"], name="split"
+            "Gemm", ["latent", "whiten", "whiten_offset"], ["whitened"], name="whiten"
         ),
         helper.make_node(
-            "ReduceSum",
-            ["squares_by_class", "last_axis"],
+            "Reshape", ["whitened", "per_class_shape"], ["whitened_by_class"], name="split"
+        ),
+        helper.make_node(
+            "ReduceSumSquare",
+            ["whitened_by_class"],
             ["mahalanobis2"],
             name="distance",
+            axes=[2],
             keepdims=0,
         ),
         helper.make_node("Mul", ["mahalanobis2", "minus_half"], ["half_distance"], name="halve"),
@@ -96,9 +97,8 @@ def build_gaussian_head(parameters: GaussianParameters, with_probs: bool = True)
         outputs,
         initializer=[
             initializer("whiten", weights),
-            initializer("whiten_offset", offsets),
+            initializer("whiten_offset", -offsets),
             initializer("per_class_shape", [-1, n_classes, k], dtype=np.int64),
-            initializer("last_axis", [2], dtype=np.int64),
             *(
                 [initializer("minus_half", -0.5), initializer("log_norm", parameters.log_norm)]
                 if with_probs
