@@ -21,6 +21,7 @@ __all__ = ["main"]
 #: sub-command name -> module that implements it
 COMMANDS: dict[str, str] = {
     "simulate": "harbridge.commands.simulate",
+    "pair": "harbridge.commands.pair",
     "calibrate": "harbridge.commands.calibrate",
     "evaluate": "harbridge.commands.evaluate",
     "run": "harbridge.commands.run",

@@ -11,6 +11,8 @@ A complete file, every optional key at its default::
     baudrate = 115200
     format = "csv"                  # csv | jsonl | witmotion
     # device = "wrist-01"           # defaults to the top-level device
+    # default_header = ["t", "ax", "ay", "az", "gx", "gy", "gz"]   # csv only: columns
+    #                               # assumed until the device sends its own header line
 
     [[sources]]
     kind = "mqtt"
@@ -51,14 +53,16 @@ A complete file, every optional key at its default::
     [metrics]
     interval_s = 10.0
 
-    [queues]                        # capacities; full queues drop the oldest and count it
-    samples = 256
-    windows = 1024
-    publish = 1024
+    [queues]                        # capacities; what overflows is dropped and counted
+    samples = 256                   # MQTT sample messages received, not yet windowed
+    windows = 1024                  # windows waiting for inference (oldest dropped)
+    publish = 1024                  # messages held while the broker is away (oldest dropped)
 
-Relative paths are resolved against the config file's folder; ``~`` is expanded. Every
-mistake raises :class:`harbridge.errors.InputError` naming the config file, the key
-(``sources[2].baudrate``, sources counted from 1) and the fix.
+Relative paths are resolved against the config file's folder; ``~`` is expanded. The
+broker URL is read by :func:`parse_mqtt_url`, the one parser of broker URLs (``harbridge
+listen --broker`` uses it too). Every mistake raises :class:`harbridge.errors.InputError`
+naming the config file, the key (``sources[2].baudrate``, sources counted from 1) and the
+fix.
 """
 
 from __future__ import annotations
@@ -74,6 +78,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
+from harbridge.drivers.csv_lines import is_header
 from harbridge.errors import InputError
 from harbridge.runtime.payloads import device_id_problem, topic_prefix_problem
 
@@ -91,6 +96,7 @@ __all__ = [
     "Source",
     "WindowingSettings",
     "load_config",
+    "parse_mqtt_url",
     "resolve_password",
 ]
 
@@ -101,13 +107,18 @@ SerialFormat = Literal["csv", "jsonl", "witmotion"]
 
 @dataclass(frozen=True, slots=True)
 class SerialSource:
-    """Samples from a serial port (USB adapter, UART, Bluetooth SPP)."""
+    """Samples from a serial port (USB adapter, UART, Bluetooth SPP).
+
+    ``default_header`` (CSV only) names the columns of data lines that arrive before the
+    device's own header line, for devices that send it once at boot or never.
+    """
 
     kind: ClassVar[str] = "serial"
     port: str
     device: str
     baudrate: int = 115200
     format: SerialFormat = "csv"
+    default_header: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +262,7 @@ _TOP_KEYS = (
     "inference", "postprocess", "metrics", "queues",
 )  # fmt: skip
 _SOURCE_KEYS = {
-    "serial": ("kind", "port", "baudrate", "format", "device"),
+    "serial": ("kind", "port", "baudrate", "format", "device", "default_header"),
     "mqtt": ("kind", "topic", "qos", "device"),
     "replay": ("kind", "path", "speed", "loop", "device"),
 }
@@ -428,6 +439,35 @@ def _topic_filter_problem(topic: str) -> str | None:
     return None
 
 
+def _default_header(table: _Table, format: str) -> tuple[str, ...] | None:
+    """The CSV columns to assume before the device's header; which channels are needed is
+    checked against the bundle when the daemon starts."""
+    if "default_header" not in table.data:
+        return None
+    if format != "csv":
+        raise table.error(
+            "default_header", f"applies to format = 'csv' only, not '{format}'; remove it"
+        )
+    value = table.data["default_header"]
+    example = 'e.g. default_header = ["t", "ax", "ay", "az"]'
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise table.error(
+            "default_header", f"expected a non-empty array of column names, {example}"
+        )
+    names = tuple(name.strip() for name in value)
+    if not is_header(names):
+        bad = next(name for name in names if not is_header((name,)))
+        raise table.error(
+            "default_header",
+            f"{bad!r} is not a column name (letters, digits and '_', not starting with a "
+            f"digit), {example}",
+        )
+    if len(set(names)) != len(names):
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise table.error("default_header", f"names {', '.join(repeated)} more than once")
+    return names
+
+
 def _source(table: _Table, base: Path, default_device: str) -> Source:
     kind = _choice(table, "kind", tuple(_SOURCE_KEYS), None)
     elsewhere = {
@@ -438,13 +478,13 @@ def _source(table: _Table, base: Path, default_device: str) -> Source:
     }
     table.check_keys(_SOURCE_KEYS[kind], elsewhere)
     if kind == "serial":
+        format = cast(SerialFormat, _choice(table, "format", ("csv", "jsonl", "witmotion"), "csv"))
         return SerialSource(
             port=table.require("port", str, '"/dev/ttyUSB0"'),
             device=_device(table, "device", default_device),
             baudrate=_ranged(table, "baudrate", int, 115200, at_least=1),
-            format=cast(
-                SerialFormat, _choice(table, "format", ("csv", "jsonl", "witmotion"), "csv")
-            ),
+            format=format,
+            default_header=_default_header(table, format),
         )
     if kind == "mqtt":
         topic = table.require("topic", str, '"imu/+/raw"')
@@ -498,34 +538,73 @@ def _sources(root: _Table, base: Path, default_device: str) -> tuple[Source, ...
     return tuple(sources)
 
 
-def _mqtt(table: _Table, base: Path) -> MqttSettings:
-    table.check_keys(_MQTT_KEYS)
-    url = table.get("url", str) or DEFAULT_MQTT_URL
+def parse_mqtt_url(
+    url: str, source: str | os.PathLike[str] = "--broker", field: str = "url"
+) -> MqttSettings:
+    """Read a broker URL into settings (the other ``[mqtt]`` keys at their defaults).
+
+    The one parser of broker URLs: ``[mqtt] url`` and ``harbridge listen --broker``.
+
+    Parameters
+    ----------
+    url : str
+        ``mqtt://[user[:password]@]host[:port]`` (port 1883 by default) or ``mqtts://…``
+        (TLS, port 8883); user and password may be percent-encoded.
+    source : str or path-like
+        Where the URL came from, for error messages (an option, a config file).
+    field : str
+        The key or option that holds it, for error messages.
+
+    Raises
+    ------
+    InputError
+        Another scheme, no host, a bad port, anything after the port, or a password
+        without a user name.
+    """
+    example = f"{DEFAULT_MQTT_URL} or mqtts://user:password@broker:8883"
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("mqtt", "mqtts") or "://" not in url:
         got = f"got '{parts.scheme}://'" if "://" in url else "it has no scheme"
-        raise table.error(
-            "url", f"must start with mqtt:// or mqtts:// ({got}), e.g. {DEFAULT_MQTT_URL}"
+        raise InputError(
+            source, field, f"must start with mqtt:// or mqtts:// ({got}), e.g. {example}"
         )
     try:
         port = parts.port
     except ValueError:
-        port = -1
-    if port in (-1, 0):
-        raise table.error("url", "the port must be a number from 1 to 65535, e.g. mqtt://host:1883")
-    if not parts.hostname:
-        raise table.error("url", f"names no broker host; write e.g. {DEFAULT_MQTT_URL}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise table.error(
-            "url", "must be scheme://[user[:password]@]host[:port] with nothing after"
+        port = 0
+    if port == 0:
+        raise InputError(
+            source, field, "the port must be a number from 1 to 65535, e.g. mqtt://host:1883"
         )
-    tls = scheme == "mqtts"
+    if not parts.hostname:
+        raise InputError(source, field, f"names no broker host; write e.g. {example}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise InputError(
+            source, field, "must be scheme://[user[:password]@]host[:port] with nothing after"
+        )
     username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if password is not None and username is None:
+        raise InputError(source, field, "a password needs a username: mqtt://user:password@host")
+    tls = scheme == "mqtts"
+    return MqttSettings(
+        host=parts.hostname,
+        port=port if port is not None else (8883 if tls else 1883),
+        tls=tls,
+        username=username,
+        password=password,
+    )
+
+
+def _mqtt(table: _Table, base: Path) -> MqttSettings:
+    table.check_keys(_MQTT_KEYS)
+    url = parse_mqtt_url(table.get("url", str) or DEFAULT_MQTT_URL, table.source, table.key("url"))
+    username = url.username
     if username is not None and "username" in table.data:
         raise table.error("username", "a username is in mqtt.url too; keep only one")
     username = username or table.get("username", str)
-    password = unquote(parts.password) if parts.password else None
+    password = url.password
     password_env = table.get("password_env", str)
     password_file = _path(table, "password_file", base, None)
     given = [k for k, v in (("url", password), ("password_env", password_env),
@@ -534,6 +613,7 @@ def _mqtt(table: _Table, base: Path) -> MqttSettings:
         raise table.error(given[1], f"the password is also given by mqtt.{given[0]}; keep only one")
     if given and username is None:
         raise table.error(given[0], 'a password needs a username; add username = "…"')
+    tls = url.tls
     prefix = table.get("topic_prefix", str) or "harbridge"
     problem = topic_prefix_problem(prefix)
     if problem is not None:
@@ -549,8 +629,8 @@ def _mqtt(table: _Table, base: Path) -> MqttSettings:
     if tls_files["key_file"] is not None and tls_files["cert_file"] is None:
         raise table.error("key_file", "a client key needs its certificate; add cert_file")
     return MqttSettings(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
+        host=url.host,
+        port=url.port,
         tls=tls,
         username=username,
         password=password,

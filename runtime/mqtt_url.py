@@ -8,7 +8,8 @@ lets anyone on the path read and forge the traffic, and logs a warning saying so
 
 The password comes from the URL, ``password_env`` or ``password_file``, looked up by
 :func:`harbridge.runtime.config.resolve_password` when the options are built, so a
-secret need not sit in the config file.
+secret need not sit in the config file. :func:`parse_mqtt_url` is re-exported from
+:mod:`harbridge.runtime.config`, which holds the one parser of broker URLs.
 """
 
 from __future__ import annotations
@@ -17,65 +18,15 @@ import logging
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from os import PathLike
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
 
 from harbridge.errors import InputError
-from harbridge.runtime.config import MqttSettings, resolve_password
+from harbridge.runtime.config import MqttSettings, parse_mqtt_url, resolve_password
 
 if TYPE_CHECKING:
     import aiomqtt
 
 __all__ = ["BrokerOptions", "broker_options", "parse_mqtt_url", "tls_context"]
-
-_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
-
-
-def parse_mqtt_url(url: str, source: str | PathLike[str] = "--broker") -> MqttSettings:
-    """Read a broker URL into settings (the other ``[mqtt]`` keys at their defaults).
-
-    Parameters
-    ----------
-    url : str
-        ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…``; user and password
-        may be percent-encoded.
-    source : str or path-like
-        Where the URL came from, for error messages (an option, a config file).
-
-    Raises
-    ------
-    InputError
-        Another scheme, no host, a bad port, or anything after the port.
-    """
-    example = "mqtt://localhost:1883 or mqtts://user:password@broker:8883"
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or "://" not in url:
-        raise InputError(source, "url", f"must start with mqtt:// or mqtts://, e.g. {example}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = 0
-    if port == 0:
-        raise InputError(source, "url", "the port must be a number from 1 to 65535")
-    if not parts.hostname:
-        raise InputError(source, "url", f"names no broker host; write e.g. {example}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise InputError(
-            source, "url", "must be scheme://[user[:password]@]host[:port] with nothing after"
-        )
-    username = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password is not None else None
-    if password is not None and username is None:
-        raise InputError(source, "url", "a password needs a username: mqtt://user:password@host")
-    return MqttSettings(
-        host=parts.hostname,
-        port=port if port is not None else _DEFAULT_PORTS[scheme],
-        tls=scheme == "mqtts",
-        username=username,
-        password=password,
-    )
 
 
 def tls_context(
