@@ -52,15 +52,16 @@ class SimulatedWitMotion:
     def __init__(
         self,
         master_fd: int,
-        t: FloatArray,
-        acc: FloatArray,
-        gyro: FloatArray,
+        t: npt.ArrayLike,
+        acc: npt.ArrayLike,
+        gyro: npt.ArrayLike,
         tick_s: float = 0.02,
     ) -> None:
         self.master_fd = master_fd
-        self.t = np.asarray(t, dtype=np.float64) - float(t[0])
-        self.acc = acc
-        self.gyro = gyro
+        times = np.asarray(t, dtype=np.float64)
+        self.t = times - times[0]
+        self.acc = np.asarray(acc, dtype=np.float64)
+        self.gyro = np.asarray(gyro, dtype=np.float64)
         self.tick_s = tick_s
         self.progress = DeviceProgress()
         self.started_at = float("nan")
