@@ -14,7 +14,7 @@ from onnx import helper
 from harbridge.calibration.gaussian import GaussianParameters
 from harbridge.models.onnx_graph import float_input, float_output, initializer, make_model
 
-__all__ = ["build_gaussian_head", "gaussian_head"]
+__all__ = ["build_gaussian_head", "gaussian_head", "read_gaussian_head"]
 
 
 def _stacked(
@@ -107,3 +107,15 @@ def build_gaussian_head(parameters: GaussianParameters, with_probs: bool = True)
         ],
     )
     return make_model(graph, "Gaussian class head: latent -> class posteriors and OOD distance")
+
+
+def read_gaussian_head(model: onnx.ModelProto) -> GaussianParameters:
+    """The parameters a head built by :func:`build_gaussian_head` holds (float32-rounded)."""
+    from onnx import numpy_helper
+
+    weights = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in model.graph.initializer}
+    n_classes, k = (int(d) for d in weights["per_class_shape"][1:])
+    whiten = weights["whiten"].T.reshape(n_classes, k, k)
+    offsets = -weights["whiten_offset"].reshape(n_classes, k)
+    means = np.asarray(np.linalg.solve(whiten, offsets[..., None])[..., 0], dtype=np.float64)
+    return GaussianParameters(whiten, means, weights["log_norm"])

@@ -10,10 +10,9 @@ import onnxruntime as ort
 import pytest
 from numpy.testing import assert_allclose
 
-from harbridge.calibration.gaussian import GaussianParameters
 from harbridge.cli import main
 from harbridge.models.affine import affine
-from harbridge.models.gaussian_head import gaussian_head
+from harbridge.models.gaussian_head import gaussian_head, read_gaussian_head
 from harbridge.models.imu_features import encode_imu
 from harbridge.models.imu_spec import ImuEncoderSpec
 from tests.raw_data import write_raw_dataset
@@ -97,14 +96,8 @@ def test_pipeline_equals_numpy_path(tmp_path: Path) -> None:
     projection = weights("imu_to_latent.onnx")
     features = encode_imu(windows, ImuEncoderSpec(50.0, 128, channels))
     twin_latent = affine(features, projection["weight"].T, projection["bias"])
-    head = weights("head.onnx")
-    k = twin_latent.shape[1]
-    n_classes = head["log_norm"].size
-    whiten = head["whiten"].T.reshape(n_classes, k, k)
-    means = np.linalg.solve(whiten, head["whiten_offset"].reshape(n_classes, k)[..., None])[..., 0]
-    twin_probs, twin_ood = gaussian_head(
-        twin_latent, GaussianParameters(whiten, means, head["log_norm"])
-    )
+    parameters = read_gaussian_head(onnx.load(str(bundle / "head.onnx")))
+    twin_probs, twin_ood = gaussian_head(twin_latent, parameters)
     assert_allclose(latent, twin_latent, rtol=1e-4, atol=1e-4)
     assert_allclose(probs, twin_probs, atol=1e-4)
     assert_allclose(ood, twin_ood, rtol=1e-4, atol=1e-4)

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from scipy.stats import chi2, multivariate_normal
 
 from harbridge.calibration.gaussian import GaussianClassifier, ledoit_wolf
-from harbridge.models.gaussian_head import build_gaussian_head, gaussian_head
+from harbridge.models.gaussian_head import build_gaussian_head, gaussian_head, read_gaussian_head
 
 
 def blobs(seed: int, n: int = 600, k: int = 4, n_classes: int = 5) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +99,18 @@ def test_noise_covariance_is_added_to_every_class() -> None:
     noise = np.diag([0.5, 1.0, 2.0, 4.0])
     plain = GaussianClassifier().fit(Z, y, 5)
     noisy = GaussianClassifier().fit(Z, y, 5, noise_covariance=noise)
-    assert_allclose(noisy.covariances_ - plain.covariances_, np.broadcast_to(noise, (5, 4, 4)), atol=1e-12)
+    assert_allclose(
+        noisy.covariances_ - plain.covariances_, np.broadcast_to(noise, (5, 4, 4)), atol=1e-12
+    )
     rng = np.random.default_rng(9)
     corrupted = Z + rng.multivariate_normal(np.zeros(4), noise * 4, size=Z.shape[0])
     assert np.mean(noisy.predict(corrupted) == y) > np.mean(plain.predict(corrupted) == y)
+
+
+def test_head_parameters_read_back_from_the_graph() -> None:
+    Z, y = blobs(10)
+    model = GaussianClassifier().fit(Z, y, 5)
+    read = read_gaussian_head(build_gaussian_head(model.parameters_))
+    assert_allclose(read.whiten, model.parameters_.whiten, rtol=1e-6, atol=1e-6)
+    assert_allclose(read.means, model.parameters_.means, rtol=1e-4, atol=1e-4)
+    assert_allclose(read.log_norm, model.parameters_.log_norm, rtol=1e-6)
