@@ -9,7 +9,8 @@ A complete file, every optional key at its default::
     kind = "serial"                 # serial | mqtt | replay
     port = "/dev/ttyUSB0"
     baudrate = 115200
-    format = "csv"                  # csv | jsonl | witmotion
+    format = "csv"                  # csv | jsonl | witmotion (sends m/s², rad/s; csv and
+                                    # jsonl carry no units: the bundle's are assumed)
     # device = "wrist-01"           # defaults to the top-level device
     # default_header = ["t", "ax", "ay", "az", "gx", "gy", "gz"]   # csv only: columns
     #                               # assumed until the device sends its own header line
@@ -22,7 +23,7 @@ A complete file, every optional key at its default::
     [[sources]]
     kind = "replay"
     path = "stream.csv"             # .csv or .npz
-    speed = 1.0
+    speed = 1.0                     # × real time; 0 = as fast as possible
     loop = false
     device = "replay-1"
 
@@ -152,7 +153,10 @@ class MqttSource:
 
 @dataclass(frozen=True, slots=True)
 class ReplaySource:
-    """Samples replayed from a recording (``.csv`` or ``.npz``) at ``speed`` × real time."""
+    """Samples replayed from a recording (``.csv`` or ``.npz``) at ``speed`` × real time.
+
+    ``speed`` 0 replays as fast as the daemon takes the samples (tests, benchmarks).
+    """
 
     kind: ClassVar[str] = "replay"
     path: Path
@@ -509,7 +513,7 @@ def _source(table: _Table, base: Path, default_device: str) -> Source:
     return ReplaySource(
         path=path,
         device=_device(table, "device", default_device),
-        speed=_ranged(table, "speed", float, 1.0, above=0.0),
+        speed=_ranged(table, "speed", float, 1.0, at_least=0.0),
         loop=bool(table.get("loop", bool)),
     )
 

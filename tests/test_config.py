@@ -419,3 +419,65 @@ def test_password_file_is_resolved_but_not_required_at_load(folder: Path) -> Non
     assert cfg.mqtt.password_file == (folder / "secrets" / "pw").resolve()
     with pytest.raises(InputError, match="no such file"):
         resolve_password(cfg.mqtt)
+
+
+def test_serial_csv_default_header_and_replay_speed_zero(folder: Path) -> None:
+    cfg = load_config(
+        write(
+            folder,
+            MINIMAL
+            + 'default_header = ["t", " ax", "ay", "az", "temp"]\n'
+            + '[[sources]]\nkind = "replay"\npath = "data/stream.csv"\nspeed = 0\n'
+            + 'device = "rec"\n',
+        )
+    )
+    serial, replay = cfg.sources
+    assert isinstance(serial, SerialSource) and isinstance(replay, ReplaySource)
+    assert serial.default_header == ("t", "ax", "ay", "az", "temp")
+    assert replay.speed == 0.0
+    minimal = load_config(write(folder, MINIMAL)).sources[0]
+    assert isinstance(minimal, SerialSource) and minimal.default_header is None
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (
+            'format = "jsonl"\ndefault_header = ["ax"]',
+            "applies to format = 'csv' only, not 'jsonl'",
+        ),
+        ('default_header = "t,ax"', "expected a non-empty array of column names"),
+        ("default_header = []", "expected a non-empty array of column names"),
+        ("default_header = [1, 2]", "expected a non-empty array of column names"),
+        ('default_header = ["t", "a-x"]', "'a-x' is not a column name"),
+        ('default_header = ["t", "nan"]', "'nan' is not a column name"),
+        ('default_header = ["ax", "t", "ax"]', "names ax more than once"),
+    ],
+)
+def test_bad_default_headers_are_refused(folder: Path, line: str, words: str) -> None:
+    error = load_error(folder, MINIMAL + line + "\n")
+    assert error.field == "sources[1].default_header"
+    assert words in error.problem
+
+
+def test_config_and_listen_share_one_url_parser(folder: Path) -> None:
+    from harbridge.runtime.config import parse_mqtt_url
+
+    error = load_error(folder, MINIMAL + '[mqtt]\nurl = "mqtt://:secret@broker"\nusername = "u"\n')
+    assert (error.field, error.problem) == (
+        "mqtt.url",
+        "a password needs a username: mqtt://user:password@host",
+    )
+    with pytest.raises(InputError) as info:
+        parse_mqtt_url("mqtt://:secret@broker", "listen", "--broker")
+    assert (info.value.source, info.value.field) == ("listen", "--broker")
+    assert info.value.problem == error.problem
+    settings = parse_mqtt_url("mqtts://u:p@broker")
+    cfg = load_config(write(folder, MINIMAL + '[mqtt]\nurl = "mqtts://u:p@broker"\n'))
+    assert (cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.tls, cfg.mqtt.username, cfg.mqtt.password) == (
+        settings.host,
+        settings.port,
+        settings.tls,
+        settings.username,
+        settings.password,
+    )
