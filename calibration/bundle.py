@@ -2,7 +2,10 @@
 
 Only standard-library code here, so the device reads bundles without the calibration
 extras. A bundle holds ONNX graphs, JSON and a static report; nothing in it is executed
-or unpickled, and no path in the manifest may point outside the bundle.
+or unpickled, and nothing may point outside the bundle: file names are plain names (no
+folders, no ``..``, not absolute), the ``graphs`` of the manifest name listed files, a
+file that is a symbolic link must resolve inside the bundle directory, and an ONNX graph
+keeps all its weights inline (:mod:`harbridge.calibration.onnx_external`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from harbridge.calibration.onnx_external import external_tensor
 from harbridge.errors import InputError
 
 __all__ = ["MANIFEST", "SCHEMA", "load_manifest", "write_bundle"]
@@ -105,6 +109,7 @@ def load_manifest(bundle: str | Path) -> dict[str, Any]:
         raise InputError(
             bundle, MANIFEST, "missing; this is not a harbridge bundle (run 'harbridge calibrate')."
         )
+    _check_inside(bundle, manifest_path)
     try:
         manifest = json.loads(manifest_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -130,11 +135,58 @@ def load_manifest(bundle: str | Path) -> dict[str, Any]:
             raise InputError(
                 path, "file", "listed in the manifest but missing; copy the whole bundle directory."
             )
-        if _sha256(path.read_bytes()) != entry["sha256"]:
+        _check_inside(bundle, path)
+        data = path.read_bytes()
+        if _sha256(data) != entry["sha256"]:
             raise InputError(
                 path,
                 "sha256",
                 "does not match the manifest: the file was modified or damaged; copy the "
                 "bundle again.",
             )
+        if name.endswith(".onnx"):
+            _check_inline(path, data)
+    _check_graphs(manifest_path, manifest.get("graphs", {}), files)
     return manifest
+
+
+def _check_inside(bundle: Path, path: Path) -> None:
+    """Refuse a file that is a symbolic link to somewhere outside the bundle directory."""
+    target = path.resolve()
+    if not target.is_relative_to(bundle.resolve()):
+        raise InputError(
+            path,
+            "file",
+            f"links to {target}, outside the bundle directory; a bundle must hold its own "
+            "files: copy it without links (cp -rL) or re-export it.",
+        )
+
+
+def _check_inline(path: Path, data: bytes) -> None:
+    """Refuse an ONNX graph that would make onnxruntime read another file."""
+    try:
+        tensor = external_tensor(data)
+    except ValueError as exc:
+        raise InputError(
+            path, "onnx", f"is not a valid ONNX file ({exc}); re-export the bundle."
+        ) from exc
+    if tensor is not None:
+        raise InputError(
+            path,
+            "onnx",
+            f"keeps tensor {tensor!r} in an external file; a bundle's graphs hold all their "
+            "weights: re-export the bundle.",
+        )
+
+
+def _check_graphs(manifest_path: Path, graphs: object, files: dict[str, Any]) -> None:
+    """Every graph the manifest names must be one of its verified files."""
+    if not isinstance(graphs, dict):
+        raise InputError(manifest_path, "graphs", "must map graph roles to file names.")
+    for role, name in graphs.items():
+        if not isinstance(name, str) or name not in files:
+            raise InputError(
+                manifest_path,
+                f"graphs.{role}",
+                f"names {name!r}, which is not one of the bundle's files; re-export the bundle.",
+            )

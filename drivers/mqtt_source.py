@@ -23,7 +23,7 @@ from harbridge.drivers.backoff import Backoff, BackoffPolicy
 from harbridge.drivers.mqtt_payload import PayloadError, parse_mqtt_payload
 from harbridge.drivers.parse_stats import DEFAULT_LIMITS, FramingLimits, check_channels
 from harbridge.drivers.source import SampleSink, SourceCounters
-from harbridge.runtime.mqtt_url import BrokerOptions
+from harbridge.runtime.mqtt_url import BrokerOptions, connect_hint
 from harbridge.runtime.payloads import device_id_problem
 from harbridge.runtime.ratelimit import RateLimitedLog
 
@@ -166,10 +166,11 @@ class MqttSource:
                 self._log.log(
                     "connection",
                     logging.WARNING,
-                    "%s: broker %s unavailable (%s); reconnecting",
+                    "%s: broker %s unavailable (%s%s); reconnecting",
                     self.name,
                     self.broker.url,
                     exc,
+                    connect_hint(exc),
                 )
             finally:
                 self._counters.connected = False

@@ -42,6 +42,7 @@ __all__ = [
     "GYRO_LSB_RADS",
     "PACKET_BYTES",
     "WITMOTION_CHANNELS",
+    "WITMOTION_UNITS",
     "WitMotionParser",
     "encode_witmotion",
 ]
@@ -56,6 +57,11 @@ ANGLE_LSB_DEG: Final = 180.0 / 32768.0
 PACKET_BYTES: Final = 11
 #: Channels a WitMotion stream provides, in the order of its packets.
 WITMOTION_CHANNELS: Final = ("ax", "ay", "az", "gx", "gy", "gz")
+#: Units of those channels as :class:`WitMotionParser` decodes them.
+WITMOTION_UNITS: Final = {
+    **dict.fromkeys(("ax", "ay", "az"), "m/s2"),
+    **dict.fromkeys(("gx", "gy", "gz"), "rad/s"),
+}
 
 _HEADER: Final = 0x55
 _ACCEL: Final = 0x51

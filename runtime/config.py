@@ -39,6 +39,7 @@ A complete file, every optional key at its default::
     [windowing]
     max_gap_s = 0.5                 # longest pause still interpolated across
     clock_reset_s = 5.0             # a jump back in time this long restarts the buffer
+    stall_s = 5.0                   # a device silent this long is reported stalled
     max_devices = 1024
 
     [inference]
@@ -58,6 +59,11 @@ A complete file, every optional key at its default::
     samples = 256                   # MQTT sample messages received, not yet windowed
     windows = 1024                  # windows waiting for inference (oldest dropped)
     publish = 1024                  # messages held while the broker is away (oldest dropped)
+
+    [homeassistant]                 # MQTT discovery: each device becomes a sensor
+    enabled = false
+    discovery_prefix = "homeassistant"
+    expire_after_s = 30             # no prediction this long: the state is unavailable; 0 = never
 
 Relative paths are resolved against the config file's folder; ``~`` is expanded. The
 broker URL is read by :func:`parse_mqtt_url`, the one parser of broker URLs (``harbridge
@@ -86,6 +92,7 @@ from harbridge.runtime.payloads import device_id_problem, topic_prefix_problem
 __all__ = [
     "DEFAULT_MQTT_URL",
     "Config",
+    "HomeAssistantSettings",
     "InferenceSettings",
     "MetricsSettings",
     "MqttSettings",
@@ -201,11 +208,15 @@ class MqttSettings:
 
 @dataclass(frozen=True, slots=True)
 class WindowingSettings:
-    """See :class:`harbridge.runtime.windowing.DeviceWindower`."""
+    """See :class:`harbridge.runtime.windowing.DeviceWindower`.
+
+    ``stall_s``: see :class:`harbridge.runtime.clock_watch.ClockWatch`.
+    """
 
     max_gap_s: float = 0.5
     clock_reset_s: float = 5.0
     max_devices: int = 1024
+    stall_s: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +257,18 @@ class QueueSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HomeAssistantSettings:
+    """Home Assistant MQTT discovery (:mod:`harbridge.runtime.homeassistant`), opt-in.
+
+    ``expire_after_s`` 0 means a sensor's state never expires.
+    """
+
+    enabled: bool = False
+    discovery_prefix: str = "homeassistant"
+    expire_after_s: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole configuration file; ``path`` is the file it was read from."""
 
@@ -259,11 +282,12 @@ class Config:
     postprocess: PostprocessSettings = field(default_factory=PostprocessSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     queues: QueueSettings = field(default_factory=QueueSettings)
+    homeassistant: HomeAssistantSettings = field(default_factory=HomeAssistantSettings)
 
 
 _TOP_KEYS = (
     "device", "bundle", "sources", "mqtt", "windowing",
-    "inference", "postprocess", "metrics", "queues",
+    "inference", "postprocess", "metrics", "queues", "homeassistant",
 )  # fmt: skip
 _SOURCE_KEYS = {
     "serial": ("kind", "port", "baudrate", "format", "device", "default_header"),
@@ -276,11 +300,12 @@ _MQTT_KEYS = (
 )  # fmt: skip
 _TLS_FILES = ("ca_file", "cert_file", "key_file")
 _SECTION_KEYS = {
-    "windowing": ("max_gap_s", "clock_reset_s", "max_devices"),
+    "windowing": ("max_gap_s", "clock_reset_s", "stall_s", "max_devices"),
     "inference": ("max_batch", "max_wait_ms", "threads"),
     "postprocess": ("smoothing", "confidence_floor", "ood_threshold"),
     "metrics": ("interval_s",),
     "queues": ("samples", "windows", "publish"),
+    "homeassistant": ("enabled", "discovery_prefix", "expire_after_s"),
 }
 
 _T = TypeVar("_T", str, int, float, bool)
@@ -670,6 +695,18 @@ def _smoothing(table: _Table) -> int | float:
     return value
 
 
+def _homeassistant(table: _Table) -> HomeAssistantSettings:
+    prefix = table.get("discovery_prefix", str) or "homeassistant"
+    problem = topic_prefix_problem(prefix)
+    if problem is not None:
+        raise table.error("discovery_prefix", problem.replace("topic prefix", "discovery prefix"))
+    return HomeAssistantSettings(
+        enabled=bool(table.get("enabled", bool)),
+        discovery_prefix=prefix,
+        expire_after_s=_ranged(table, "expire_after_s", int, 30, at_least=0),
+    )
+
+
 def _default_device(root: _Table) -> str:
     host = socket.gethostname()
     problem = device_id_problem(host)
@@ -722,6 +759,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     windowing, inference = sections["windowing"], sections["inference"]
     postprocess, metrics, queues = sections["postprocess"], sections["metrics"], sections["queues"]
     max_gap_s = _ranged(windowing, "max_gap_s", float, 0.5, above=0.0)
+    homeassistant = sections["homeassistant"]
     return Config(
         path=config_path.resolve(),
         device=device,
@@ -734,6 +772,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
                 windowing, "clock_reset_s", float, max(5.0, 2 * max_gap_s), above=max_gap_s
             ),
             max_devices=_ranged(windowing, "max_devices", int, 1024, at_least=1),
+            stall_s=_ranged(windowing, "stall_s", float, max(5.0, 2 * max_gap_s), above=max_gap_s),
         ),
         inference=InferenceSettings(
             max_batch=_ranged(inference, "max_batch", int, 64, at_least=1),
@@ -753,6 +792,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             windows=_ranged(queues, "windows", int, 1024, at_least=1),
             publish=_ranged(queues, "publish", int, 1024, at_least=1),
         ),
+        homeassistant=_homeassistant(homeassistant),
     )
 
 

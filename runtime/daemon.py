@@ -2,13 +2,15 @@
 
 One :class:`asyncio.TaskGroup` owns every task, each named: one per source
 (``source serial /dev/imu0``), the ``inference batcher``, the ``publisher``, the
-``predictions`` task, the ``metrics`` task and, when the daemon owns the process, the
+``predictions`` task, the ``metrics`` task, the ``clock watch`` (stalled devices, see
+:mod:`~harbridge.runtime.clock_watch`) and, when the daemon owns the process, the
 ``signal watcher``. The flow of one batch of samples:
 
 1. A source calls the sink on the event loop. The sink stamps the arrival time
    (``time.monotonic()``), pushes the batch into the per-device windowers and puts the
    finished windows in a bounded :class:`~harbridge.runtime.window_queue.WindowQueue`;
-   it never waits. A device's first batch publishes its retained ``online`` status.
+   it never waits. A device's first batch publishes its retained ``online`` status (and,
+   with ``[homeassistant] enabled``, its discovery config).
 2. The ``predictions`` task takes the waiting windows and awaits
    :meth:`InferenceEngine.infer` for all of them at once, so the engine runs them as one
    batch in a worker thread; then, per window and in order, the device's smoother,
@@ -34,9 +36,11 @@ from typing import Any
 
 from harbridge.drivers.samples import SampleBatch
 from harbridge.errors import InputError
+from harbridge.runtime.clock_watch import ClockWatch
 from harbridge.runtime.config import Config
 from harbridge.runtime.daemon_stats import DaemonStats, PipelineCounters, collect_stats
 from harbridge.runtime.device_state import DeviceTable
+from harbridge.runtime.homeassistant import HomeAssistantDiscovery
 from harbridge.runtime.inference import EngineOverloadedError, InferenceResult
 from harbridge.runtime.latency import LatencyRing
 from harbridge.runtime.metrics_loop import metrics_loop, metrics_message
@@ -105,8 +109,6 @@ class Daemon:
             qos=config.mqtt.qos,
             model=self.spec.model,
             buffer_size=config.queues.publish,
-            # aiomqtt warns about every publish beyond 10 awaiting their acknowledgement.
-            max_inflight=10,
             identifier=config.mqtt.client_id,
             logger=self.logger.getChild("publisher"),
         )
@@ -122,7 +124,15 @@ class Daemon:
             max_devices=window.max_devices,
         )
         self.devices = DeviceTable(config.postprocess.smoothing)
+        self.clocks = ClockWatch(
+            self.spec.rate_hz, window.max_gap_s, window.stall_s, self.logger.getChild("clock")
+        )
         self.presence = Presence(self.publisher)
+        self.discovery = (
+            HomeAssistantDiscovery(self.publisher, config.homeassistant)
+            if config.homeassistant.enabled
+            else None
+        )
         self.windows = WindowQueue(config.queues.windows)
         self.latency = LatencyRing()
         self.counters = PipelineCounters()
@@ -139,6 +149,7 @@ class Daemon:
             engine=self.engine,
             publisher=self.publisher,
             counters=self.counters,
+            clock=self.clocks.counters,
             devices=self.devices.active(now - self.config.metrics.interval_s),
             uptime_s=now - self._started,
         )
@@ -192,6 +203,7 @@ class Daemon:
                 ]
                 workers.append(tasks.create_task(self._predict(), name="predictions"))
                 workers.append(tasks.create_task(self._metrics(), name="metrics"))
+                workers.append(tasks.create_task(self._watch_clocks(), name="clock watch"))
                 await stop.wait()
                 await self._shutdown(workers, publisher)
                 for task in services:
@@ -208,12 +220,17 @@ class Daemon:
         now = time.monotonic()
         windows = self.pool.push(batch, now)
         # The pool refuses devices beyond max_devices; they get no state either.
-        if batch.device in self.pool.windowers and self.devices.seen(
-            batch.device, now, untimed=batch.t is None
-        ):
-            self.presence.online(batch.device)
+        if batch.device in self.pool.windowers:
+            self.clocks.observe(batch, now)
+            if self.devices.seen(batch.device, now, untimed=batch.t is None):
+                self._announce(batch.device)
         for window in windows:
             self.windows.put(window)
+
+    def _announce(self, device: str) -> None:
+        self.presence.online(device)
+        if self.discovery is not None:
+            self.discovery.announce(device)
 
     async def _predict(self) -> None:
         while True:
@@ -230,7 +247,6 @@ class Daemon:
                 self.publisher.publish_prediction(payload)
                 self.latency.add(payload["latency_ms"])
                 self.counters.predictions += 1
-            self.presence.refresh()
 
     async def _infer(self, window: Window) -> InferenceResult | None:
         try:
@@ -240,6 +256,11 @@ class Daemon:
         except Exception:  # onnxruntime errors have no common base; the engine logged it
             self.counters.inference_errors += 1
             return None
+
+    async def _watch_clocks(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.windowing.stall_s / 5)
+            self.clocks.check(time.monotonic())
 
     async def _metrics(self) -> None:
         await metrics_loop(
@@ -252,7 +273,6 @@ class Daemon:
         )
 
     def _publish_metrics(self, payload: dict[str, Any]) -> None:
-        self.presence.refresh()
         topic = metrics_topic(self.config.mqtt.topic_prefix, self.config.device)
         self.publisher.publish(topic, payload)
 
@@ -268,7 +288,6 @@ class Daemon:
                 self.config.device, self.stats(), self.latency, self.config.metrics.interval_s
             )
         )
-        # Last, so that no refresh after a reconnection can announce a device online again.
         self.presence.offline_all()
         self.publisher.stop()
         await asyncio.wait([publisher], timeout=STOP_TIMEOUT_S)

@@ -9,7 +9,10 @@ onnxruntime (``inference_error``) or whose probabilities were not finite
 (``publish_buffer``) or with a topic naming no device (``bad_topic``); bytes a serial
 reader could not hold (``overflow``). ``parse_errors`` counts the framing's kinds
 (:data:`harbridge.drivers.parse_stats.KINDS`), summed over sources; ``header`` (a CSV
-header line) and ``resync_bytes`` (bytes) are informational.
+header line) and ``resync_bytes`` (bytes) are informational. ``clock`` counts clock
+trouble by kind: buffer restarts at a pause (``gap``) or a jump back in time
+(``clock_reset``) from the windowing, and stalled or slow devices
+(:mod:`harbridge.runtime.clock_watch`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harbridge.drivers.source import Source
+from harbridge.runtime.clock_watch import ClockCounters
 from harbridge.runtime.inference import InferenceEngine
 from harbridge.runtime.publisher import Publisher
 from harbridge.runtime.window_queue import WindowQueue
@@ -56,6 +60,8 @@ class DaemonStats:
         Devices that sent samples in the last metrics interval.
     queues : mapping of str to int
         Current depth of the window, inference and publish queues.
+    clock : mapping of str to int
+        Clock trouble by kind: ``gap``, ``clock_reset``, ``stall``, ``slow_rate``.
     uptime_s : float
         Seconds since the daemon started.
     """
@@ -68,6 +74,7 @@ class DaemonStats:
     reconnects: int
     devices: int
     queues: Mapping[str, int]
+    clock: Mapping[str, int]
     uptime_s: float
 
 
@@ -79,11 +86,13 @@ def collect_stats(
     engine: InferenceEngine,
     publisher: Publisher,
     counters: PipelineCounters,
+    clock: ClockCounters,
     devices: int,
     uptime_s: float,
 ) -> DaemonStats:
     """Read every counter of the pipeline into one :class:`DaemonStats`."""
-    drops: Counter[str] = Counter(pool.totals().drops())
+    windowed = pool.totals()
+    drops: Counter[str] = Counter(windowed.drops())
     drops.update(
         device_limit=pool.rejected_samples,
         window_queue=window_queue.dropped,
@@ -98,7 +107,7 @@ def collect_stats(
         parse_errors.update(source.counters.parse.counts)
     return DaemonStats(
         samples=sum(source.counters.samples for source in sources),
-        windows=pool.totals().windows,
+        windows=windowed.windows,
         predictions=counters.predictions,
         drops=dict(drops),
         parse_errors=dict(parse_errors),
@@ -109,6 +118,12 @@ def collect_stats(
             "windows": len(window_queue),
             "inference": engine.queued,
             "publish": publisher.buffered,
+        },
+        clock={
+            "gap": windowed.gap,
+            "clock_reset": windowed.clock_reset,
+            "stall": clock.stall,
+            "slow_rate": clock.slow_rate,
         },
         uptime_s=uptime_s,
     )

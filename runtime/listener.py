@@ -22,7 +22,7 @@ import aiomqtt
 
 from harbridge.drivers.backoff import Backoff, BackoffPolicy
 from harbridge.errors import InputError
-from harbridge.runtime.mqtt_url import BrokerOptions
+from harbridge.runtime.mqtt_url import BrokerOptions, connect_hint
 from harbridge.runtime.payloads import PREDICTION_SCHEMA
 from harbridge.runtime.ratelimit import RateLimitedLog
 
@@ -152,7 +152,7 @@ async def listen(
                                 return received
                 except aiomqtt.MqttError as exc:
                     if timeout_s is not None and not connected:
-                        raise _unreachable(broker, str(exc)) from exc
+                        raise _unreachable(broker, f"{exc}{connect_hint(exc)}") from exc
                     if not waiting:
                         logger.warning(
                             "waiting for the broker at %s (%s); retrying", broker.url, exc

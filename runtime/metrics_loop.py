@@ -3,8 +3,8 @@
 Every ``[metrics] interval_s`` the daemon publishes a ``harbridge.metrics/1`` payload on
 ``<prefix>/<daemon-device>/metrics``: totals since start (:mod:`harbridge.runtime.daemon_stats`)
 and the latency percentiles of the predictions since the previous message. Input dropped
-in the interval is also logged as one warning, so a device that sends garbage costs one
-log line per interval, not one per line of garbage.
+and clock trouble in the interval are also logged as one warning, so a device that sends
+garbage costs one log line per interval, not one per line of garbage.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def metrics_message(
         interval_s=interval_s,
         devices=stats.devices,
         queues=stats.queues,
+        clock=stats.clock,
         t=time.time(),
     )
 
@@ -96,10 +97,12 @@ def _log_new_problems(
 ) -> None:
     parse = _increase(before.parse_errors, after.parse_errors)
     drops = _increase(before.drops, after.drops)
-    if parse or drops:
+    clock = _increase(before.clock, after.clock)
+    if parse or drops or clock:
         logger.warning(
-            "in the last %g s: parse errors %s; dropped %s",
+            "in the last %g s: parse errors %s; dropped %s; clock trouble %s",
             interval_s,
             parse or "none",
             drops or "nothing",
+            clock or "none",
         )

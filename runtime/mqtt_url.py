@@ -26,7 +26,22 @@ from harbridge.runtime.config import MqttSettings, parse_mqtt_url, resolve_passw
 if TYPE_CHECKING:
     import aiomqtt
 
-__all__ = ["BrokerOptions", "broker_options", "parse_mqtt_url", "tls_context"]
+__all__ = ["BrokerOptions", "broker_options", "connect_hint", "parse_mqtt_url", "tls_context"]
+
+# What a failed connection's error says, and what to do about it.
+_HINTS = (
+    (
+        "CERTIFICATE_VERIFY_FAILED",
+        "the broker's certificate is not signed by a CA this client trusts, or does not name "
+        "the URL's host: give the CA that signed it (ca_file; listen --ca-file)",
+    ),
+    (
+        "CERTIFICATE_REQUIRED",
+        "the broker requires a client certificate (cert_file and key_file; listen "
+        "--cert-file and --key-file)",
+    ),
+    ("Not authorized", "the broker refused this user name and password"),
+)
 
 
 def tls_context(
@@ -72,6 +87,12 @@ def tls_context(
             settings.url,
         )
     return context
+
+
+def connect_hint(error: BaseException) -> str:
+    """Advice for an error of a broker connection, as ``"; <advice>"``, or ``""``."""
+    text = str(error)
+    return next((f"; {hint}" for words, hint in _HINTS if words in text), "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,6 +266,7 @@ def metrics_payload(
     interval_s: float | None = None,
     devices: int | None = None,
     queues: Mapping[str, int] | None = None,
+    clock: Mapping[str, int] | None = None,
     t: float | None = None,
 ) -> dict[str, Any]:
     """The ``harbridge.metrics/1`` payload: totals since start, latency over recent windows.
@@ -283,9 +284,10 @@ def metrics_payload(
         From :meth:`harbridge.runtime.latency.LatencyRing.summary`.
     uptime_s : float
         Seconds since the daemon started.
-    interval_s, devices, queues, t
+    interval_s, devices, queues, clock, t
         Optional: the metrics period, devices currently sending, queue depths by name,
-        and the time of the report in seconds since the Unix epoch.
+        clock trouble by kind (totals since start), and the time of the report in seconds
+        since the Unix epoch.
     """
     payload: dict[str, Any] = {
         "schema": METRICS_SCHEMA,
@@ -311,6 +313,8 @@ def metrics_payload(
         payload["devices"] = _count("devices", devices)
     if queues is not None:
         payload["queues"] = _counts("queues", queues)
+    if clock is not None:
+        payload["clock"] = _counts("clock", clock)
     if t is not None:
         payload["t"] = _number("t", t, 0.0)
     return payload

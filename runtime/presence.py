@@ -2,8 +2,9 @@
 
 A device is announced ``online`` (retained, on ``<prefix>/<device>/status``) when its
 first samples arrive, and ``offline`` when the daemon stops cleanly. A broker that
-restarts without persistence forgets retained messages, so after every reconnection of
-the publisher the statuses are published again. The daemon's own status, with its last
+restarts without persistence forgets retained messages, so on every connection of the
+publisher (:meth:`~harbridge.runtime.publisher.Publisher.on_connect`) each device's
+current status is published again. The daemon's own status, with its last
 will, is the :class:`~harbridge.runtime.publisher.Publisher`'s; a device whose id is the
 daemon's own shares that status and is not announced separately.
 """
@@ -18,6 +19,8 @@ from harbridge.runtime.publisher import Publisher
 
 __all__ = ["Presence"]
 
+State = Literal["online", "offline"]
+
 
 class Presence:
     """Announces devices through a publisher.
@@ -30,29 +33,25 @@ class Presence:
 
     def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
-        self._online: set[str] = set()
-        self._reconnects = 0
+        self._states: dict[str, State] = {}
+        publisher.on_connect(self._republish)
 
     def online(self, device: str) -> None:
         """Announce a device seen for the first time."""
         if device != self.publisher.device:
-            self._online.add(device)
             self._publish(device, "online")
-
-    def refresh(self) -> None:
-        """Publish every status again if the publisher reconnected since the last call."""
-        reconnects = self.publisher.counters.reconnects
-        if reconnects != self._reconnects:
-            self._reconnects = reconnects
-            for device in self._online:
-                self._publish(device, "online")
 
     def offline_all(self) -> None:
         """Announce every device offline (the daemon is stopping)."""
-        for device in self._online:
+        for device in list(self._states):
             self._publish(device, "offline")
 
-    def _publish(self, device: str, state: Literal["online", "offline"]) -> None:
+    def _republish(self) -> None:
+        for device, state in self._states.items():
+            self._publish(device, state)
+
+    def _publish(self, device: str, state: State) -> None:
+        self._states[device] = state
         publisher = self.publisher
         payload = status_payload(device, state, model=publisher.model, t=time.time())
         publisher.publish(status_topic(publisher.topic_prefix, device), payload, retain=True)

@@ -13,6 +13,10 @@ is full the oldest message is dropped and counted (the newest predictions are th
 worth having). Retained messages (statuses) are kept apart, only the latest per topic,
 and go out before the buffer. Delivery is at least once: a message whose acknowledgement
 was lost with the connection is sent again.
+
+Whoever keeps retained state of its own (device statuses, Home Assistant discovery)
+registers with :meth:`Publisher.on_connect` and republishes it on every connection: a
+broker that restarts without persistence has forgotten it.
 """
 
 from __future__ import annotations
@@ -22,14 +26,14 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
 
 from harbridge.drivers.backoff import Backoff, BackoffPolicy
-from harbridge.runtime.mqtt_url import BrokerOptions
+from harbridge.runtime.mqtt_url import BrokerOptions, connect_hint
 from harbridge.runtime.payloads import encode, prediction_topic, status_payload, status_topic
 from harbridge.runtime.ratelimit import RateLimitedLog
 
@@ -86,7 +90,8 @@ class Publisher:
     buffer_size : int
         Messages held while the broker is unreachable (retained ones apart).
     max_inflight : int
-        Messages sent before waiting for their acknowledgements.
+        Messages sent before waiting for their acknowledgements; aiomqtt warns about
+        every publish beyond 10 awaiting theirs.
     backoff : BackoffPolicy, optional
         Delays between connection attempts.
     identifier : str, optional
@@ -109,7 +114,7 @@ class Publisher:
         qos: int = 1,
         model: str | None = None,
         buffer_size: int = 1024,
-        max_inflight: int = 16,
+        max_inflight: int = 10,
         backoff: BackoffPolicy | None = None,
         identifier: str | None = None,
         keepalive: int = 30,
@@ -141,6 +146,7 @@ class Publisher:
         self._buffer: deque[Message] = deque()
         self._wakeup = asyncio.Event()
         self._stop = asyncio.Event()
+        self._connect_hooks: list[Callable[[], None]] = []
 
     @property
     def buffered(self) -> int:
@@ -178,6 +184,15 @@ class Publisher:
             self._buffer.append(message)
             self._trim()
         self._wakeup.set()
+
+    def on_connect(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` on every connection to the broker, the first one included.
+
+        It runs on the event loop after the daemon's ``online`` status is queued and
+        before anything is sent, so the retained messages it publishes go out first on
+        the new connection. It must be quick and must not raise.
+        """
+        self._connect_hooks.append(hook)
 
     def publish_prediction(self, payload: Mapping[str, Any]) -> None:
         """Queue a ``harbridge.prediction/1`` payload on its device's prediction topic."""
@@ -218,9 +233,10 @@ class Publisher:
                 self._log.log(
                     "connection",
                     logging.WARNING,
-                    "broker %s unavailable (%s); %d messages buffered; reconnecting",
+                    "broker %s unavailable (%s%s); %d messages buffered; reconnecting",
                     self.broker.url,
                     exc,
+                    connect_hint(exc),
                     self.buffered,
                 )
             with contextlib.suppress(TimeoutError):
@@ -233,6 +249,8 @@ class Publisher:
             self.device, "online", role="daemon", model=self.model, t=time.time()
         )
         self.publish(self.status_topic, online, retain=True)
+        for hook in self._connect_hooks:
+            hook()
         self.counters.connected = True
         try:
             await self._serve(client)

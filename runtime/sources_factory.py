@@ -13,27 +13,20 @@ the bundle's units, the ones of the data it was calibrated on.
 from __future__ import annotations
 
 import logging
-from typing import Final
 
 from harbridge.drivers.csv_lines import column_picks
 from harbridge.drivers.mqtt_source import MqttSource
 from harbridge.drivers.replay_source import ReplaySource
 from harbridge.drivers.serial_source import SerialSource
 from harbridge.drivers.source import Source
-from harbridge.drivers.witmotion import WITMOTION_CHANNELS
+from harbridge.drivers.witmotion import WITMOTION_CHANNELS, WITMOTION_UNITS
 from harbridge.errors import InputError
 from harbridge.runtime import config as cfg
 from harbridge.runtime.bundle_spec import BundleSpec
 from harbridge.runtime.mqtt_url import BrokerOptions
 from harbridge.runtime.units import check_units
 
-__all__ = ["WITMOTION_UNITS", "build_sources", "check_sources", "describe_source"]
-
-#: Units of the channels a WitMotion sensor sends, as decoded by the WitMotion framing.
-WITMOTION_UNITS: Final = {
-    **dict.fromkeys(("ax", "ay", "az"), "m/s2"),
-    **dict.fromkeys(("gx", "gy", "gz"), "rad/s"),
-}
+__all__ = ["build_sources", "check_sources", "describe_source"]
 
 
 def check_sources(config: cfg.Config, spec: BundleSpec) -> None:

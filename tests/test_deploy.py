@@ -33,7 +33,7 @@ from harbridge.runtime.config import (
 from harbridge.runtime.mqtt_url import BrokerOptions, broker_options
 from harbridge.runtime.payloads import prediction_topic
 from tests.mosquitto import Mosquitto, free_port, require_mosquitto
-from tests.test_mqtt_source import make_test_pki
+from tests.pki import make_test_pki
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"

@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import ssl
-import subprocess
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, cast
@@ -25,6 +24,7 @@ from harbridge.runtime.config import MqttSettings
 from harbridge.runtime.mqtt_url import BrokerOptions, broker_options, parse_mqtt_url, tls_context
 from harbridge.runtime.ratelimit import RateLimitedLog
 from tests.mosquitto import Mosquitto, free_port, mosquitto_broker, require_mosquitto
+from tests.pki import make_test_pki
 
 # Exporting the imported fixture is what makes pytest (and ruff) see it as used here.
 __all__ = ["mosquitto_broker"]
@@ -300,27 +300,6 @@ def test_broker_options_resolve_the_password_from_the_environment() -> None:
     assert opts.url == "mqtt://h:1"
     with pytest.raises(InputError, match="PW is not set"):
         broker_options(settings, environ={})
-
-
-def make_test_pki(folder: Path) -> dict[str, Path]:
-    """A private CA and a server certificate for 127.0.0.1, made with the openssl CLI."""
-    folder.mkdir()
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    paths = {name: folder / f"{name}" for name in ("ca.key", "ca.crt", "key", "csr", "crt")}
-    (folder / "ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    commands = [
-        ["req", "-x509", *ec, "-keyout", paths["ca.key"], "-out", paths["ca.crt"], "-days", "2",
-         "-subj", "/CN=harbridge test CA"],
-        ["req", *ec, "-keyout", paths["key"], "-out", paths["csr"], "-subj", "/CN=127.0.0.1"],
-        ["x509", "-req", "-in", paths["csr"], "-CA", paths["ca.crt"], "-CAkey", paths["ca.key"],
-         "-CAcreateserial", "-out", paths["crt"], "-days", "2", "-extfile", folder / "ext"],
-    ]  # fmt: skip
-    for command in commands:
-        try:
-            subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
-        except FileNotFoundError:
-            pytest.skip("the openssl command is not installed")
-    return {"ca": paths["ca.crt"], "cert": paths["crt"], "key": paths["key"]}
 
 
 @pytest.mark.mosquitto

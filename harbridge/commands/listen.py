@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harbridge.runtime.mqtt_url import BrokerOptions
 
 HELP = "print the predictions published over MQTT, one line each (or raw JSON)"
 
@@ -16,6 +21,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BROKER,
         metavar="URL",
         help=f"mqtt://[user:password@]host[:port] or mqtts://… (default {DEFAULT_BROKER})",
+    )
+    parser.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="CA.crt",
+        help="with mqtts://: trust the broker's certificate if this CA (PEM) signed it, instead "
+        "of the system's CAs",
+    )
+    parser.add_argument(
+        "--cert-file",
+        type=Path,
+        metavar="CLIENT.crt",
+        help="with mqtts://: a client certificate (PEM), for brokers that require one",
+    )
+    parser.add_argument(
+        "--key-file",
+        type=Path,
+        metavar="CLIENT.key",
+        help="the client certificate's private key (PEM), unless --cert-file holds it",
     )
     parser.add_argument(
         "--device", metavar="ID", help="only this device's predictions (default: every device)"
@@ -49,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from typing import Any
 
     from harbridge.errors import InputError
-    from harbridge.runtime.config import parse_mqtt_url
     from harbridge.runtime.listener import format_prediction, listen
-    from harbridge.runtime.mqtt_url import broker_options
     from harbridge.runtime.payloads import (
         device_id_problem,
         subscription_topic,
@@ -70,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         if problem:
             raise InputError("listen", option, problem)
-    broker = broker_options(parse_mqtt_url(args.broker, "listen", "--broker"))
+    broker = _broker(args)
     topic = subscription_topic(args.topic_prefix, "prediction", args.device)
 
     logger = logging.getLogger("harbridge.listen")
@@ -96,3 +118,31 @@ def run(args: argparse.Namespace) -> int:
         # Whoever read stdout went away (`| head`): end quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _broker(args: argparse.Namespace) -> BrokerOptions:
+    """The broker of ``--broker`` with the TLS files of ``--ca-file`` and the client options."""
+    import dataclasses
+
+    from harbridge.errors import InputError
+    from harbridge.runtime.config import parse_mqtt_url
+    from harbridge.runtime.mqtt_url import broker_options
+
+    settings = parse_mqtt_url(args.broker, "listen", "--broker")
+    options = {"ca_file": "--ca-file", "cert_file": "--cert-file", "key_file": "--key-file"}
+    for key, option in options.items():
+        path = getattr(args, key)
+        if path is not None and not settings.tls:
+            raise InputError("listen", option, "TLS files need an mqtts:// --broker URL")
+        if path is not None and not path.is_file():
+            raise InputError("listen", option, f"no such file: {path}")
+    if args.key_file is not None and args.cert_file is None:
+        raise InputError(
+            "listen", "--key-file", "a client key needs its certificate; add --cert-file"
+        )
+    settings = dataclasses.replace(settings, **{key: getattr(args, key) for key in options})
+    try:
+        return broker_options(settings)
+    except InputError as exc:
+        # The TLS checks name config keys (mqtt.ca_file); here they are options.
+        raise InputError("listen", options[exc.field.removeprefix("mqtt.")], exc.problem) from exc
