@@ -23,26 +23,19 @@ LAYOUTS = [
 ]
 
 
+def calibrated(data: dict[str, Path], bundle: Path) -> Path:
+    """Calibrate ``data`` with the default options into ``bundle``."""
+    argv = ["calibrate", "--pairs", str(data["pairs"]), "--labeled", str(data["labeled"])]
+    assert main([*argv, "--out", str(bundle)]) == 0
+    return bundle
+
+
 @pytest.mark.parametrize(("rate", "window", "channels"), LAYOUTS)
 def test_raw_windows_calibrate_and_evaluate(
     tmp_path: Path, rate: float, window: int, channels: tuple[str, ...]
 ) -> None:
     data = write_raw_dataset(tmp_path / "data", rate_hz=rate, window=window, channels=channels)
-    bundle = tmp_path / "bundle"
-    assert (
-        main(
-            [
-                "calibrate",
-                "--pairs",
-                str(data["pairs"]),
-                "--labeled",
-                str(data["labeled"]),
-                "--out",
-                str(bundle),
-            ]
-        )
-        == 0
-    )
+    bundle = calibrated(data, tmp_path / "bundle")
     manifest = json.loads((bundle / "manifest.json").read_text())
     imu = manifest["imu"]
     assert imu == {
@@ -66,21 +59,7 @@ def test_raw_windows_calibrate_and_evaluate(
 def test_pipeline_equals_numpy_path(tmp_path: Path) -> None:
     channels = ("ax", "ay", "az", "gx", "gy", "gz")
     data = write_raw_dataset(tmp_path / "data", rate_hz=50.0, window=128, channels=channels)
-    bundle = tmp_path / "bundle"
-    assert (
-        main(
-            [
-                "calibrate",
-                "--pairs",
-                str(data["pairs"]),
-                "--labeled",
-                str(data["labeled"]),
-                "--out",
-                str(bundle),
-            ]
-        )
-        == 0
-    )
+    bundle = calibrated(data, tmp_path / "bundle")
     windows = np.load(data["pairs"])["imu"][:64]
     probs, latent, ood = ort.InferenceSession(str(bundle / "pipeline.onnx")).run(
         ["probs", "latent", "ood"], {"imu": windows}
