@@ -4,12 +4,19 @@ Standardise each modality, stack the paired rows, take the rank-k truncated SVD 
 for n < D, or from a streamed Gram matrix for n ≥ D), and use the pseudo-inverse of each
 modality's block of ``U`` as its encoder. On exactly rank-k data every modality of a pair
 lands on the same latent vector.
+
+The pairs are read once (:meth:`PerfectAlignment.fit_source`): one pass accumulates the
+mean and Gram matrix of each part of a reproducible split — fit, validation and held-out
+pairs (:mod:`harbridge.calibration.split`) — in O(D²) memory, and everything after it
+(spectrum, rank choice, CMAE, residual covariance) is computed from those aggregates.
+Second moments carry float64 rounding relative to the data's spread, so rel_CMAE
+computed from them is exact down to about 1e-8 (float32 inputs round at 1e-7 already).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Self
 
@@ -18,29 +25,36 @@ import numpy.typing as npt
 
 from harbridge.calibration.encoders import block_encoder, split_blocks
 from harbridge.calibration.errors import AlignmentError
-from harbridge.calibration.gram import GramAccumulator, accurate_mean
+from harbridge.calibration.gram import GramAccumulator, MomentSpec, PairMoments, accurate_mean
 from harbridge.calibration.rank import (
     RankChoice,
     candidate_ranks,
     exact_rank,
     rounding_floor,
     validation_errors,
+    validation_standard_error,
 )
+from harbridge.calibration.shards import ArrayPairs, PairSource, Progress, accumulate_pairs
 from harbridge.calibration.spectrum import spectrum_from_gram, spectrum_from_rows
-from harbridge.calibration.split import holdout_split
+from harbridge.calibration.split import FIT, HOLDOUT, VALIDATION, PairSample, PairSplit, plan_split
 from harbridge.calibration.standardize import Standardizer, standardizer_from_moments
 
-__all__ = ["AlignmentMetrics", "PerfectAlignment"]
+__all__ = ["Accumulate", "AlignmentMetrics", "PerfectAlignment"]
 
 FloatArray = npt.NDArray[np.float64]
-IndexArray = npt.NDArray[np.intp]
 
-#: rows per chunk on the streaming path
-CHUNK_ROWS = 16384
+#: reads every pair once into the moments of the solve (:func:`accumulate_pairs`, or a
+#: cluster's version of it)
+Accumulate = Callable[[PairSource, PairSplit, MomentSpec, Progress | None], PairMoments]
+
 #: fewer held-out pairs than this and the residual covariance comes from training pairs
 MIN_RESIDUAL_PAIRS = 20
 #: a block of U whose singular values fall below this fraction of its largest is rank-deficient
 BLOCK_RANK_RTOL = 1e-6
+#: pairs kept as a uniform sample (report, video head, validation standard error)
+SAMPLE_PAIRS = 4096
+#: up to this many pairs per stacked feature, the direct-SVD path keeps its rows in memory
+SVD_ROWS_PER_FEATURE = 2
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,7 @@ class PerfectAlignment:
         Direct thin SVD, streamed Gram + eigendecomposition, or whichever fits
         (SVD when there are fewer training pairs than stacked features).
     seed : int
-        Seed of the held-out and validation draws.
+        Seed of the held-out and validation draws, and of the sample of pairs.
 
     Attributes
     ----------
@@ -106,6 +120,9 @@ class PerfectAlignment:
         from its video latent — what the Gaussian head adds to its class covariances.
     diagnostics_ : list of str
         Why perfect alignment does not hold exactly, in the user's words (empty when it does).
+    sample_ : PairSample
+        A uniform sample of up to ``SAMPLE_PAIRS`` pairs (every pair of a smaller set), in
+        row order, with the part each belongs to (and its subject, when pairs have one).
     """
 
     def __init__(
@@ -131,7 +148,7 @@ class PerfectAlignment:
         names: Sequence[str] | None = None,
         subject: npt.ArrayLike | None = None,
     ) -> Self:
-        """Solve the alignment from paired rows.
+        """Solve the alignment from paired rows in memory.
 
         Parameters
         ----------
@@ -143,20 +160,82 @@ class PerfectAlignment:
             Subject of each pair; with three or more subjects, whole subjects are held out.
         """
         arrays = [np.asarray(v) for v in views]
-        self.names_ = list(names) if names is not None else _default_names(len(arrays))
-        _check_views(arrays, self.names_)
-        self.dims_ = tuple(int(a.shape[1]) for a in arrays)
-        n = arrays[0].shape[0]
-        eps = float(np.finfo(np.result_type(*arrays, np.float32)).eps)
-        subjects = None if subject is None else np.asarray(subject)
+        source = ArrayPairs(arrays, names=names, subject=subject)
+        _check_views(arrays, list(source.names))
+        return self.fit_source(source)
 
-        train, held_out, self.holdout_ = holdout_split(n, self.holdout, subjects, self.seed)
-        self.method_ = self._choose_method(train.size)
-        self._check_rank_request(train.size)
+    def fit_source(
+        self,
+        source: PairSource,
+        *,
+        accumulate: Accumulate = accumulate_pairs,
+        progress: Progress | None = None,
+    ) -> Self:
+        """Solve the alignment from pairs streamed once, in O(D²) memory.
 
-        self.standardizers_, s, U = self._spectrum(arrays, train)
+        Parameters
+        ----------
+        source : PairSource
+            Arrays, shard files, or shards generated on the fly
+            (:mod:`harbridge.calibration.shards`).
+        accumulate : callable, optional
+            What reads the pairs: :func:`accumulate_pairs` on this machine (default), or
+            :func:`harbridge.calibration.dask_gram.dask_accumulate` on a Dask cluster.
+        progress : callable, optional
+            Called with (pairs read, pairs in all) as the pass goes.
+        """
+        self.names_ = list(source.names)
+        self.dims_ = tuple(int(d) for d in source.dims)
+        if len(self.dims_) < 2:
+            raise AlignmentError("pairs", "alignment needs at least two modalities.")
+        self._check_rank_request(None)
+        split = plan_split(
+            source.n_pairs, self.holdout, self.validation, source.subjects, self.seed
+        )
+        dim = sum(self.dims_)
+        keep_rows = self.method == "svd" or (
+            self.method == "auto" and source.n_pairs <= SVD_ROWS_PER_FEATURE * dim
+        )
+        spec = MomentSpec(dim=dim, sample_size=SAMPLE_PAIRS, seed=self.seed, keep_rows=keep_rows)
+        moments = accumulate(source, split, spec, progress)
+        self._solve(moments, split, source.eps)
+        return self
+
+    def at_rank(self, rank: int) -> PerfectAlignment:
+        """The same pairs aligned at another rank, solved again from this fit's moments.
+
+        The pairs are not read again: the moments of the pass hold everything the solve
+        needs, so trying ranks costs a few eigendecompositions of D × D matrices.
+        """
+        twin = PerfectAlignment(
+            rank,
+            ridge=self.ridge,
+            holdout=self.holdout,
+            validation=self.validation,
+            method=self.method,
+            seed=self.seed,
+        )
+        twin.names_, twin.dims_ = list(self.names_), self.dims_
+        twin._check_rank_request(None)
+        twin._solve(*self._pass)
+        return twin
+
+    def _solve(self, moments: PairMoments, split: PairSplit, eps: float) -> None:
+        self._pass = (moments, split, eps)
+        train, held = moments.training(), moments.parts[HOLDOUT]
+        self.holdout_ = dict(split.description)
+        self.method_ = (
+            "svd"
+            if moments.rows is not None and (self.method == "svd" or train.count < train.dim)
+            else "gram"
+        )
+        self._check_rank_request(train.count)
+        self.sample_ = moments.sample.sorted()
+        rows = moments.rows.sorted() if moments.rows is not None else None
+
+        self.standardizers_, s, U = self._spectrum(train, rows, (FIT, VALIDATION))
         if self.rank == "auto":
-            self.rank_choice_ = self._auto_rank(arrays, train, subjects, s, eps)
+            self.rank_choice_ = self._auto_rank(moments, rows, s, eps)
         else:
             self.rank_choice_ = RankChoice(int(self.rank), "given", "rank given by the user")
         k = self.rank_choice_.rank
@@ -167,12 +246,11 @@ class PerfectAlignment:
         self.encoders_ = [
             block_encoder(U_m, self.ridge) for U_m in split_blocks(U[:, :k], self.dims_)
         ]
-        self.diagnostics_ = self._diagnose(s, eps, train.size)
-        self.metrics_ = self._metrics(arrays, train, held_out)
-        self.residual_covariance_ = self._residual_covariance(
-            arrays, held_out if held_out.size >= MIN_RESIDUAL_PAIRS else train
-        )
-        return self
+        self.diagnostics_ = self._diagnose(s, eps, train.count)
+        train_latent, held_latent = self._latent_moments(train), self._latent_moments(held)
+        self.metrics_ = _metrics(self.names_, train_latent, held_latent)
+        residual_part = held_latent if held.count >= MIN_RESIDUAL_PAIRS else train_latent
+        self.residual_covariance_ = residual_part.difference_covariance(1, 0)
 
     def affine(self, m: int) -> tuple[FloatArray, FloatArray]:
         """Raw features of modality ``m`` to latent: ``z = W x + b``.
@@ -216,14 +294,10 @@ class PerfectAlignment:
         W, b = self.carry_affine(source, target)
         return np.asarray(X, dtype=np.float64) @ W.T + b
 
-    def _choose_method(self, n_train: int) -> str:
-        if self.method != "auto":
-            return self.method
-        return "svd" if n_train < sum(self.dims_) else "gram"
-
-    def _check_rank_request(self, n_train: int) -> None:
+    def _check_rank_request(self, n_train: int | None) -> None:
+        """Refuse a rank that cannot work: from the dimensions, then (after the pass) the pairs."""
         if self.rank == "auto":
-            if n_train < 2:
+            if n_train is not None and n_train < 2:
                 raise AlignmentError(
                     "pairs", f"only {n_train} training pairs; the alignment needs at least 2."
                 )
@@ -242,7 +316,7 @@ class PerfectAlignment:
                 f"rank {k} exceeds the {self.names_[smallest]} feature dimension {limit}; "
                 f"perfect alignment needs rank ≤ {limit}. Pass --rank {limit} or fewer.",
             )
-        if n_train <= k:
+        if n_train is not None and n_train <= k:
             raise AlignmentError(
                 "--rank",
                 f"only {n_train} training pairs for rank {k}: the alignment needs more pairs than "
@@ -251,22 +325,22 @@ class PerfectAlignment:
             )
 
     def _spectrum(
-        self, arrays: list[npt.NDArray[np.generic]], rows: IndexArray
+        self, moments: GramAccumulator, rows: PairSample | None, parts: tuple[int, ...]
     ) -> tuple[list[Standardizer], FloatArray, FloatArray]:
+        """Standardisers and spectrum of the pairs in ``parts`` (their moments or rows)."""
         if self.method_ == "svd":
-            X = np.hstack([a[rows].astype(np.float64) for a in arrays])
+            assert rows is not None
+            X = np.hstack([v.astype(np.float64) for v in rows.select(np.isin(rows.parts, parts))])
             standardizers = self._standardizers(accurate_mean(X), X.var(axis=0))
             scale = np.concatenate([st.scale for st in standardizers])
             mean = np.concatenate([st.mean for st in standardizers])
             s, U = spectrum_from_rows((X - mean) * scale)
             return standardizers, s, U
-        accumulator = GramAccumulator(sum(self.dims_))
-        for chunk in _stacked_chunks(arrays, rows):
-            accumulator.update(chunk)
-        standardizers = self._standardizers(accumulator.mean, accumulator.variance)
+        standardizers = self._standardizers(moments.mean, moments.variance)
         scale = np.concatenate([st.scale for st in standardizers])
-        s, U = spectrum_from_gram(accumulator.centred_gram * np.outer(scale, scale))
-        return standardizers, s[: min(rows.size, s.size)], U[:, : min(rows.size, s.size)]
+        s, U = spectrum_from_gram(moments.centred_gram * np.outer(scale, scale))
+        kept = min(moments.count, s.size)
+        return standardizers, s[:kept], U[:, :kept]
 
     def _standardizers(self, mean: FloatArray, var: FloatArray) -> list[Standardizer]:
         edges = np.cumsum((0, *self.dims_))
@@ -284,15 +358,11 @@ class PerfectAlignment:
         return standardizers
 
     def _auto_rank(
-        self,
-        arrays: list[npt.NDArray[np.generic]],
-        train: IndexArray,
-        subjects: npt.NDArray[np.generic] | None,
-        s: FloatArray,
-        eps: float,
+        self, moments: PairMoments, rows: PairSample | None, s: FloatArray, eps: float
     ) -> RankChoice:
-        limit = min(*self.dims_, train.size - 1)
-        k = exact_rank(s, self._rounding_floor(s, train.size, eps))
+        n_train = moments.parts[FIT].count + moments.parts[VALIDATION].count
+        limit = min(*self.dims_, n_train - 1)
+        k = exact_rank(s, self._rounding_floor(s, n_train, eps))
         if k is not None and k <= limit:
             return RankChoice(
                 k,
@@ -300,32 +370,41 @@ class PerfectAlignment:
                 f"the spectrum drops to rounding level after {k} singular values "
                 f"(s[{k}]/s[0] = {s[k] / s[0]:.1e}): the paired data are exactly rank {k}",
             )
-        if self.validation <= 0:
+        fit, check = moments.parts[FIT], moments.parts[VALIDATION]
+        if self.validation <= 0 or check.count == 0 or fit.count < 2:
             raise AlignmentError(
                 "--rank",
                 "the paired data are not exactly low-rank, and choosing the rank needs validation "
-                "pairs; set a validation fraction > 0 or pass --rank K.",
+                "pairs; set a validation fraction > 0 (with enough pairs) or pass --rank K.",
             )
-        fit_part, check_part, _ = holdout_split(
-            train.size,
-            self.validation,
-            None if subjects is None else subjects[train],
-            self.seed + 1,
-        )
-        fit_rows, check_rows = train[fit_part], train[check_part]
-        standardizers, _, U = self._spectrum(arrays, fit_rows)
-        limit = min(limit, fit_rows.size - 1, U.shape[1])
+        standardizers, _, U = self._spectrum(fit, rows, (FIT,))
+        limit = min(limit, fit.count - 1, U.shape[1])
         ranks = candidate_ranks(limit)
-        validation = [st.apply(a[check_rows]) for st, a in zip(standardizers, arrays, strict=True)]
-        errors, standard_errors = validation_errors(U, self.dims_, validation, ranks, self.ridge)
+        scale = np.concatenate([st.scale for st in standardizers])
+        mean = np.concatenate([st.mean for st in standardizers])
+        gram = check.scatter_about(mean) * np.outer(scale, scale)
+        errors = validation_errors(U, self.dims_, gram, ranks, self.ridge)
         best = int(np.argmin(errors))
-        chosen = next(
-            i for i in range(len(ranks)) if errors[i] <= errors[best] + standard_errors[best]
+        sample = [
+            st.apply(v)
+            for st, v in zip(
+                standardizers, self.sample_.select(self.sample_.parts == VALIDATION), strict=True
+            )
+        ]
+        standard_error = validation_standard_error(
+            U,
+            self.dims_,
+            gram,
+            n_validation=check.count,
+            sample=sample,
+            k=ranks[best],
+            ridge=self.ridge,
         )
+        chosen = next(i for i in range(len(ranks)) if errors[i] <= errors[best] + standard_error)
         return RankChoice(
             ranks[chosen],
             "validation",
-            f"smallest rank whose cross-modal reconstruction error on {check_rows.size} validation "
+            f"smallest rank whose cross-modal reconstruction error on {check.count} validation "
             f"pairs ({errors[chosen]:.4f}) is within one standard error of the best "
             f"({errors[best]:.4f} at rank {ranks[best]})",
             candidates=ranks,
@@ -372,71 +451,87 @@ class PerfectAlignment:
             )
         return notes
 
-    def _metrics(
-        self, arrays: list[npt.NDArray[np.generic]], train: IndexArray, held_out: IndexArray
-    ) -> AlignmentMetrics:
-        train_sums = self._alignment_sums(arrays, train)
-        held_sums = self._alignment_sums(arrays, held_out)
-        pairs: dict[str, dict[str, float]] = {}
-        for (a, b), (cmae_train, rel_train) in train_sums.items():
-            cmae_held, rel_held = held_sums[a, b]
-            pairs[f"{self.names_[a]}~{self.names_[b]}"] = {
-                "cmae_train": cmae_train,
-                "rel_cmae_train": rel_train,
-                "cmae_holdout": cmae_held,
-                "rel_cmae_holdout": rel_held,
-            }
-        first = pairs[f"{self.names_[0]}~{self.names_[1]}"]
-        return AlignmentMetrics(
-            n_train=int(train.size), n_holdout=int(held_out.size), pairs=pairs, **first
+    def _latent_moments(self, moments: GramAccumulator) -> LatentMoments:
+        """Moments of every modality's latents ``z_m = W_m x_m + b_m`` over some pairs."""
+        affines = [self.affine(m) for m in range(len(self.dims_))]
+        edges = np.cumsum((0, *self.dims_))
+        W = np.zeros((len(affines) * self.rank_, edges[-1]))
+        for m, (W_m, _) in enumerate(affines):
+            W[m * self.rank_ : (m + 1) * self.rank_, edges[m] : edges[m + 1]] = W_m
+        mean = W @ moments.mean + np.concatenate([b for _, b in affines])
+        return LatentMoments(
+            count=moments.count,
+            rank=self.rank_,
+            mean=mean,
+            centred_gram=W @ moments.centred_gram @ W.T,
         )
 
-    def _residual_covariance(
-        self, arrays: list[npt.NDArray[np.generic]], rows: IndexArray
-    ) -> FloatArray:
-        """Covariance (k, k) of ``z_imu − z_video`` (modality 1 minus 0) over ``rows``."""
-        (W_ref, b_ref), (W_target, b_target) = self.affine(0), self.affine(1)
-        k = self.rank_
-        total, outer = np.zeros(k), np.zeros((k, k))
-        for start in range(0, rows.size, CHUNK_ROWS):
-            chunk = rows[start : start + CHUNK_ROWS]
-            residual = (arrays[1][chunk].astype(np.float64) @ W_target.T + b_target) - (
-                arrays[0][chunk].astype(np.float64) @ W_ref.T + b_ref
-            )
-            total += residual.sum(axis=0)
-            outer += residual.T @ residual
-        mean = total / max(rows.size, 1)
-        return outer / max(rows.size - 1, 1) - np.outer(mean, mean) * rows.size / max(
-            rows.size - 1, 1
+
+@dataclass(frozen=True)
+class LatentMoments:
+    """Count, mean and centred Gram of the stacked latents ``[z_0, z_1, ...]`` of some pairs.
+
+    Attributes
+    ----------
+    count : int
+    rank : int
+        k, the length of each modality's latent.
+    mean : ndarray of shape (M k,)
+    centred_gram : ndarray of shape (M k, M k)
+    """
+
+    count: int
+    rank: int
+    mean: FloatArray
+    centred_gram: FloatArray
+
+    def _block(self, a: int, b: int) -> FloatArray:
+        k = self.rank
+        return self.centred_gram[a * k : (a + 1) * k, b * k : (b + 1) * k]
+
+    def _mean(self, m: int) -> FloatArray:
+        return self.mean[m * self.rank : (m + 1) * self.rank]
+
+    def squared_norm(self, m: int) -> float:
+        """``Σ_i ‖z_m,i‖²``."""
+        return float(np.trace(self._block(m, m)) + self.count * self._mean(m) @ self._mean(m))
+
+    def squared_difference(self, a: int, b: int) -> float:
+        """``Σ_i ‖z_a,i − z_b,i‖²`` (clipped at 0 against rounding)."""
+        spread = np.trace(
+            self._block(a, a) - self._block(a, b) - self._block(b, a) + self._block(b, b)
         )
+        offset = self._mean(a) - self._mean(b)
+        return max(float(spread + self.count * offset @ offset), 0.0)
 
-    def _alignment_sums(
-        self, arrays: list[npt.NDArray[np.generic]], rows: IndexArray
-    ) -> dict[tuple[int, int], tuple[float, float]]:
-        """(CMAE, rel_CMAE) of every pair of modalities over ``rows``, streamed in chunks."""
-        n_views = len(arrays)
-        pair_index = [(a, b) for a in range(n_views) for b in range(a + 1, n_views)]
-        diff2 = np.zeros(len(pair_index))
-        norm2 = np.zeros(n_views)
-        affines = [self.affine(m) for m in range(n_views)]
-        for start in range(0, rows.size, CHUNK_ROWS):
-            chunk = rows[start : start + CHUNK_ROWS]
-            Z = [
-                a[chunk].astype(np.float64) @ W.T + b
-                for a, (W, b) in zip(arrays, affines, strict=True)
-            ]
-            norm2 += [float(np.sum(z**2)) for z in Z]
-            diff2 += [float(np.sum((Z[a] - Z[b]) ** 2)) for a, b in pair_index]
-        result = {}
-        for p, (a, b) in enumerate(pair_index):
-            mean_norm = (np.sqrt(norm2[a]) + np.sqrt(norm2[b])) / 2
-            cmae = float(np.sqrt(diff2[p])) if rows.size else float("nan")
-            result[a, b] = (cmae, float(cmae / mean_norm) if mean_norm > 0 else float("nan"))
-        return result
+    def difference_covariance(self, a: int, b: int) -> FloatArray:
+        """Covariance (k, k) of ``z_a − z_b``."""
+        spread = self._block(a, a) - self._block(a, b) - self._block(b, a) + self._block(b, b)
+        return np.asarray((spread + spread.T) / (2 * max(self.count - 1, 1)))
 
 
-def _default_names(n_views: int) -> list[str]:
-    return ["video", "imu", *(f"modality{m}" for m in range(2, n_views))]
+def _metrics(names: list[str], train: LatentMoments, held: LatentMoments) -> AlignmentMetrics:
+    pairs: dict[str, dict[str, float]] = {}
+    for a, b in itertools.combinations(range(len(names)), 2):
+        cmae_train, rel_train = _alignment_error(train, a, b)
+        cmae_held, rel_held = _alignment_error(held, a, b)
+        pairs[f"{names[a]}~{names[b]}"] = {
+            "cmae_train": cmae_train,
+            "rel_cmae_train": rel_train,
+            "cmae_holdout": cmae_held,
+            "rel_cmae_holdout": rel_held,
+        }
+    first = pairs[f"{names[0]}~{names[1]}"]
+    return AlignmentMetrics(n_train=train.count, n_holdout=held.count, pairs=pairs, **first)
+
+
+def _alignment_error(latent: LatentMoments, a: int, b: int) -> tuple[float, float]:
+    """(CMAE, rel_CMAE) between modalities a and b; NaN over no pairs (DESIGN §1)."""
+    if latent.count == 0:
+        return float("nan"), float("nan")
+    cmae = float(np.sqrt(latent.squared_difference(a, b)))
+    mean_norm = (np.sqrt(latent.squared_norm(a)) + np.sqrt(latent.squared_norm(b))) / 2
+    return cmae, float(cmae / mean_norm) if mean_norm > 0 else float("nan")
 
 
 def _check_views(arrays: list[npt.NDArray[np.generic]], names: list[str]) -> None:
@@ -457,11 +552,3 @@ def _check_views(arrays: list[npt.NDArray[np.generic]], names: list[str]) -> Non
         raise AlignmentError(
             "pairs", f"paired modalities must have the same number of rows, got {shown}."
         )
-
-
-def _stacked_chunks(
-    arrays: list[npt.NDArray[np.generic]], rows: IndexArray
-) -> Iterator[FloatArray]:
-    for start in range(0, rows.size, CHUNK_ROWS):
-        chunk = rows[start : start + CHUNK_ROWS]
-        yield np.hstack([a[chunk].astype(np.float64) for a in arrays])

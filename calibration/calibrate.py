@@ -5,19 +5,27 @@ from __future__ import annotations
 import json
 import platform
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 
 from harbridge import __version__
-from harbridge.calibration.alignment import PerfectAlignment
+from harbridge.calibration.alignment import Accumulate, PerfectAlignment
 from harbridge.calibration.bundle import SCHEMA
 from harbridge.calibration.dataset import LabeledVideo, Pairs
 from harbridge.calibration.errors import AlignmentError
-from harbridge.calibration.gaussian import GaussianClassifier
-from harbridge.calibration.imu_features import ImuFeatureSource, imu_features_of_pairs
+from harbridge.calibration.gaussian import CrossModalCarry, GaussianClassifier
+from harbridge.calibration.imu_features import ImuFeatureSource
+from harbridge.calibration.shards import PairSource, Progress, accumulate_pairs, pairs_source
+from harbridge.calibration.transfer_rank import (
+    TransferRankChoice,
+    choose_transfer_rank,
+    rank_choice_manifest,
+)
 from harbridge.errors import InputError
 from harbridge.models.affine import build_affine
 from harbridge.models.compose import compose
@@ -51,17 +59,38 @@ class CalibrationOptions:
     covariance: Literal["per_class", "shared"] = "per_class"
     seed: int = 0
     hop: int | None = None
+    engine: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
+    progress: Progress | None = None
     extra_manifest: dict[str, Any] = field(default_factory=dict)
+
+    def accumulate(self) -> Accumulate:
+        """What reads the pairs: this machine, or a Dask cluster (``scheduler`` or local)."""
+        if self.engine == "dask":
+            from harbridge.calibration.dask_gram import dask_accumulate
+
+            return partial(dask_accumulate, scheduler=self.scheduler)
+        return accumulate_pairs
 
 
 def calibrate(
-    pairs: Pairs,
+    pairs: Pairs | PairSource,
     labeled: LabeledVideo | None,
     video_head: VideoHeadSpec | None,
     encoder: ImuFeatureSource,
     options: CalibrationOptions,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Solve the alignment, fit the head, build every graph.
+
+    Parameters
+    ----------
+    pairs : Pairs or PairSource
+        Pairs in memory, or streamed (shard files, or generated; see
+        :mod:`harbridge.calibration.shards`) — a stream delivers IMU features already.
+    labeled, video_head
+        What the head is fitted on: labelled video, or the user's video head.
+    encoder : ImuFeatureSource
+    options : CalibrationOptions
 
     Returns
     -------
@@ -70,21 +99,24 @@ def calibrate(
     manifest : dict
         The manifest without ``files`` (the bundle writer adds their sha256).
     """
-    imu_features = imu_features_of_pairs(pairs, encoder)
+    if isinstance(pairs, Pairs):
+        source: PairSource = pairs_source(pairs, encoder.window_encoder(pairs.path))
+    else:
+        source = pairs
     alignment = PerfectAlignment(
         rank=options.rank, ridge=options.ridge, holdout=options.holdout, seed=options.seed
     )
     try:
-        alignment.fit([pairs.video, imu_features], names=("video", "imu"), subject=pairs.subject)
+        alignment.fit_source(source, accumulate=options.accumulate(), progress=options.progress)
+        solver_choice = alignment.rank_choice_
+        transfer = _transfer_rank(alignment, labeled, options)
+        if transfer is not None:
+            # Solved again from the moments of the one pass: the pairs are not read twice.
+            alignment = alignment.at_rank(transfer.rank)
     except AlignmentError as exc:
-        field_name = (
-            exc.field
-            if exc.field.startswith("--")
-            else pairs.imu_field
-            if exc.field == "imu"
-            else exc.field
-        )
-        raise InputError(pairs.path, field_name, exc.problem) from exc
+        imu_field = "imu" if encoder.model is not None else "imu_features"
+        field_name = imu_field if exc.field == "imu" else exc.field
+        raise InputError(source.path, field_name, exc.problem) from exc
 
     W_imu, b_imu = alignment.affine(1)
     W_video, b_video = alignment.affine(0)
@@ -102,11 +134,13 @@ def calibrate(
         files["imu_encoder.onnx"] = encoder.model
 
     if labeled is not None:
-        head_manifest, head_parts = _gaussian_head(alignment, pairs, labeled, options, files)
+        head_manifest, head_parts = _gaussian_head(
+            alignment, labeled, options, files, alignment.sample_.subject
+        )
         classes = labeled.class_names
     else:
         assert video_head is not None
-        head_manifest, head_parts = _video_head(alignment, encoder, pairs, video_head, files)
+        head_manifest, head_parts = _video_head(alignment, encoder, video_head, files)
         classes = video_head.classes
 
     files["pipeline.onnx"] = compose(
@@ -119,7 +153,7 @@ def calibrate(
         "schema": SCHEMA,
         "classes": list(classes),
         "imu": encoder.manifest_entry(options.hop),
-        "video": {"feature_dim": int(pairs.video.shape[1])},
+        "video": {"feature_dim": alignment.dims_[0]},
         "alignment": _alignment_manifest(alignment, options),
         "head": head_manifest,
         "graphs": {
@@ -130,46 +164,88 @@ def calibrate(
             **({"head": "head.onnx"} if "head.onnx" in files else {}),
             **({"imu_to_video": "imu_to_video.onnx"} if "imu_to_video.onnx" in files else {}),
         },
-        "inputs": {"pairs": str(pairs.path), **({"labeled": str(labeled.path)} if labeled else {})},
+        "inputs": {"pairs": source.path, **({"labeled": str(labeled.path)} if labeled else {})},
         "versions": _versions(),
         **options.extra_manifest,
     }
+    if transfer is not None:
+        manifest["alignment"]["rank_choice"] = rank_choice_manifest(transfer, solver_choice)
     encoded = {name: model.SerializeToString() for name, model in files.items()}
-    encoded[REPORT_DATA] = json.dumps(_report_data(alignment, pairs.video, imu_features)).encode()
+    encoded[REPORT_DATA] = json.dumps(_report_data(alignment)).encode()
     return encoded, manifest
 
 
-def _report_data(alignment: PerfectAlignment, video: Any, imu_features: Any) -> dict[str, Any]:
-    """Latents of up to ``REPORT_PAIRS`` training pairs seen from both sides, for the report."""
+def _report_data(alignment: PerfectAlignment) -> dict[str, Any]:
+    """Latents of up to ``REPORT_PAIRS`` pairs seen from both sides, for the report.
+
+    Evenly spread over the solve's sample of pairs, in row order (over every pair of a
+    set no larger than the sample).
+    """
+    video, imu = alignment.sample_.views[:2]
     rows = np.linspace(0, video.shape[0] - 1, num=min(REPORT_PAIRS, video.shape[0])).astype(int)
     return {
         "paired_latents": {
             "video": np.round(alignment.transform(0, video[rows]), 5).tolist(),
-            "imu": np.round(alignment.transform(1, imu_features[rows]), 5).tolist(),
+            "imu": np.round(alignment.transform(1, imu[rows]), 5).tolist(),
         }
     }
 
 
+def _transfer_rank(
+    alignment: PerfectAlignment,
+    labeled: LabeledVideo | None,
+    options: CalibrationOptions,
+) -> TransferRankChoice | None:
+    """The rank chosen for transfer (:mod:`~harbridge.calibration.transfer_rank`), or None.
+
+    Only for ``--rank auto`` with labelled video, and only when the spectrum has no exact
+    rank (then perfect alignment holds at that rank and there is nothing to choose).
+    Chosen on the solve's sample of pairs (every pair up to ``SAMPLE_PAIRS``).
+    """
+    if (
+        labeled is None
+        or options.rank != "auto"
+        or alignment.rank_choice_.method == "exact"
+        or labeled.video.shape[1] != alignment.dims_[0]
+    ):
+        return None
+    video, imu = alignment.sample_.views[:2]
+    return choose_transfer_rank(
+        video,
+        imu,
+        labeled.video,
+        labeled.label,
+        len(labeled.class_names),
+        subject=alignment.sample_.subject,
+        covariance=options.covariance,
+        ridge=options.ridge,
+    )
+
+
 def _gaussian_head(
     alignment: PerfectAlignment,
-    pairs: Pairs,
     labeled: LabeledVideo,
     options: CalibrationOptions,
     files: dict[str, onnx.ModelProto],
+    subject: npt.NDArray[Any] | None,
 ) -> tuple[dict[str, Any], list[tuple[str, onnx.ModelProto]]]:
-    if labeled.video.shape[1] != pairs.video.shape[1]:
+    if labeled.video.shape[1] != alignment.dims_[0]:
         raise InputError(
             labeled.path,
             "video",
             f"has {labeled.video.shape[1]} features per row but the pairs' video has "
-            f"{pairs.video.shape[1]}; both must come from the same video encoder.",
+            f"{alignment.dims_[0]}; both must come from the same video encoder.",
         )
-    latents = alignment.transform(0, labeled.video)
+    # Class models are fitted on labelled video carried into the IMU latent, with what the
+    # carry misses on unseen wearers as noise (CrossModalCarry); no IMU label is used.
+    video, imu = alignment.sample_.views[:2]
+    carry = CrossModalCarry().fit(video, imu, subject)
+    W_imu, _ = alignment.affine(1)
     classifier = GaussianClassifier(covariance=options.covariance).fit(
-        latents,
+        alignment.transform(1, carry.predict(labeled.video)),
         labeled.label,
         len(labeled.class_names),
-        noise_covariance=alignment.residual_covariance_,
+        noise_covariance=W_imu @ carry.residual_covariance_ @ W_imu.T,
     )
     files["head.onnx"] = build_gaussian_head(classifier.parameters_)
     manifest = {
@@ -181,8 +257,11 @@ def _gaussian_head(
         "ood_rule": "unknown when the Mahalanobis distance to the nearest class exceeds the "
         "chi-square(rank) 0.999 quantile (ood_threshold)",
         "n_labeled": int(labeled.video.shape[0]),
-        "cross_modal_noise": "class covariances include the covariance of z_imu - z_video on "
-        "held-out pairs (Gaussian cross-modal transfer)",
+        "cross_modal_noise": "class models are fitted on labelled video carried into the IMU "
+        "latent by least squares on the pairs; class covariances include the covariance of "
+        "what the carry misses, cross-fitted on held-out folds of pairs (Gaussian cross-modal "
+        "transfer)",
+        "carry": {"folds": carry.folds_, "n_folds": carry.n_folds_, "n_pairs": len(video)},
     }
     return manifest, [("head", files["head.onnx"])]
 
@@ -190,7 +269,6 @@ def _gaussian_head(
 def _video_head(
     alignment: PerfectAlignment,
     encoder: ImuFeatureSource,
-    pairs: Pairs,
     spec: VideoHeadSpec,
     files: dict[str, onnx.ModelProto],
 ) -> tuple[dict[str, Any], list[tuple[str, onnx.ModelProto]]]:
@@ -199,9 +277,10 @@ def _video_head(
     session = ort.InferenceSession(
         spec.model.SerializeToString(), providers=["CPUExecutionProvider"]
     )
-    sample = pairs.video[: min(256, pairs.video.shape[0])]
+    video = alignment.sample_.views[0]
     outputs = session.run(
-        [spec.model.graph.output[0].name], {spec.model.graph.input[0].name: sample}
+        [spec.model.graph.output[0].name],
+        {spec.model.graph.input[0].name: video[:256].astype(np.float32)},
     )[0]
     softmax = not head_outputs_are_probabilities(outputs)
     W, b = alignment.carry_affine(1, 0)
@@ -209,8 +288,9 @@ def _video_head(
         W, b, encoder.output_name, "video_features", "IMU features -> video feature space"
     )
     files["video_head.onnx"] = adapt_video_head(spec.model, len(spec.classes), softmax)
-    # OOD beside a foreign head: distance of the IMU latent from the pairs' video latents.
-    latents = alignment.transform(0, pairs.video)
+    # OOD beside a foreign head: distance of the IMU latent from the pairs' video latents
+    # (those of the solve's uniform sample of pairs).
+    latents = alignment.transform(0, video)
     spread = GaussianClassifier().fit(latents, np.zeros(latents.shape[0], dtype=np.int64), 1)
     files["ood.onnx"] = build_gaussian_head(spread.parameters_, with_probs=False)
     manifest = {
@@ -249,6 +329,7 @@ def _alignment_manifest(alignment: PerfectAlignment, options: CalibrationOptions
         "holdout": alignment.holdout_,
         "ridge": options.ridge,
         "method": alignment.method_,
+        "engine": options.engine,
         "diagnostics": alignment.diagnostics_,
     }
 

@@ -2,10 +2,17 @@
 
 Every problem is an :class:`~harbridge.errors.InputError` naming the file, the field and
 what to do. Files are read with ``allow_pickle=False``: an npz can hold no code.
+
+A file is read field by field (:class:`ArrayFile`): an ``.npz`` archive one member at a
+time, or a directory of ``<field>.npy`` files memory-mapped. :func:`scan_pairs` checks
+the layout of PAIRS from array headers and small fields alone, so a calibration set
+sharded over many files is checked before any feature is read, and features are
+checked for NaN chunk by chunk as they stream (:func:`check_finite`).
 """
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,22 +24,33 @@ import numpy.typing as npt
 from harbridge.errors import InputError
 
 __all__ = [
+    "ArrayFile",
     "ImuWindows",
     "LabeledVideo",
     "Pairs",
+    "PairsLayout",
     "TestSet",
+    "check_finite",
     "load_labeled",
     "load_npz",
     "load_pairs",
     "load_test",
+    "scan_pairs",
 ]
 
 Float32Array = npt.NDArray[np.float32]
 
 #: the first bytes of every .npz (a zip archive)
 ZIP_MAGIC = b"PK\x03\x04"
+#: fixed part of a zip member's local header; its name and extra field follow
+ZIP_LOCAL_HEADER = 30
 #: the built-in encoder's shortest window
 MIN_WINDOW = 16
+#: what a shard directory holds, for messages
+SHARD_DIRECTORY = (
+    "a shard directory holds video.npy and imu_features.npy (or imu.npy, sample_rate_hz.npy "
+    "and channels.npy), and optionally subject.npy"
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,36 @@ class Pairs:
 
 
 @dataclass(frozen=True)
+class PairsLayout:
+    """What a PAIRS file holds, read from array headers and small fields only.
+
+    Attributes
+    ----------
+    path : Path
+    n_pairs : int
+    video_dim : int
+    imu_field : {"imu_features", "imu"}
+    imu_shape : tuple of int
+        ``(d_i,)`` for features, ``(T, C)`` for raw windows.
+    sample_rate_hz : float or None
+        Raw windows only, as are ``channels`` and ``units``.
+    channels, units : tuple of str
+    subjects : ndarray or None
+        The distinct subjects, when the file has a ``subject`` field.
+    """
+
+    path: Path
+    n_pairs: int
+    video_dim: int
+    imu_field: str
+    imu_shape: tuple[int, ...]
+    sample_rate_hz: float | None = None
+    channels: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    subjects: npt.NDArray[Any] | None = None
+
+
+@dataclass(frozen=True)
 class LabeledVideo:
     """LABELED: video features with labels."""
 
@@ -89,6 +137,160 @@ class TestSet:
     label: npt.NDArray[np.int64]
 
 
+def _unreadable(path: Path, exc: Exception) -> InputError:
+    return InputError(
+        path, "file", f"is not a readable .npz archive ({exc}); re-create it with numpy.savez."
+    )
+
+
+class ArrayFile:
+    """A dataset file read field by field.
+
+    A directory of ``<field>.npy`` files, and an ``.npz`` archive written without
+    compression (``numpy.savez``), give memory-mapped arrays, read from disk only as their
+    rows are used; a compressed member is read whole when asked for.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Raises
+    ------
+    InputError
+        Missing file, not an npz, truncated or corrupt, or an empty directory.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.is_directory = self.path.is_dir()
+        if self.is_directory:
+            self.fields = tuple(sorted(p.stem for p in self.path.glob("*.npy")))
+            if not self.fields:
+                raise InputError(self.path, "file", f"holds no .npy fields; {SHARD_DIRECTORY}.")
+            return
+        if not self.path.is_file():
+            raise InputError(self.path, "file", "no such file; check the path.")
+        with self.path.open("rb") as handle:
+            magic = handle.read(len(ZIP_MAGIC))
+        if magic != ZIP_MAGIC:
+            raise InputError(
+                self.path,
+                "file",
+                "is not a readable .npz archive (no zip header); save it with numpy.savez.",
+            )
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise _unreadable(self.path, exc) from exc
+        self.fields = tuple(sorted(name[:-4] for name in names if name.endswith(".npy")))
+
+    def require(self, name: str) -> None:
+        """Raise unless the file has field ``name``."""
+        if name not in self.fields:
+            present = ", ".join(self.fields) or "none"
+            raise InputError(self.path, name, f"missing; the file holds: {present}.")
+
+    def header(self, name: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+        """Shape and dtype of field ``name``, without reading its values."""
+        self.require(name)
+        try:
+            if self.is_directory:
+                array = np.load(self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+                return tuple(array.shape), array.dtype
+            with zipfile.ZipFile(self.path) as archive, archive.open(f"{name}.npy") as member:
+                shape, _, dtype = _read_header(member)
+                return tuple(shape), dtype
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise self._field_error(name, exc) from exc
+
+    def read(self, name: str) -> npt.NDArray[Any]:
+        """The whole field ``name`` (memory-mapped for ``.npy``)."""
+        self.require(name)
+        try:
+            if self.is_directory:
+                mapped: npt.NDArray[Any] = np.load(
+                    self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False
+                )
+                return mapped
+            mapped_member = self._map_stored(name)
+            if mapped_member is not None:
+                return mapped_member
+            with np.load(self.path, allow_pickle=False) as archive:
+                values: npt.NDArray[Any] = archive[name]
+                return values
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise self._field_error(name, exc) from exc
+
+    def _map_stored(self, name: str) -> npt.NDArray[Any] | None:
+        """Memory-map a member stored without compression (as numpy.savez writes it).
+
+        Its bytes lie in the archive as they are, so they are read from disk only as rows
+        are used, and never copied. Compressed or object members return None (read whole).
+        """
+        with zipfile.ZipFile(self.path) as archive:
+            info = archive.getinfo(f"{name}.npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                return None
+            with archive.open(info) as member:
+                shape, fortran_order, dtype = _read_header(member)
+                npy_header = member.tell()
+        if dtype.hasobject or not shape or 0 in shape:
+            return None
+        with self.path.open("rb") as handle:
+            handle.seek(info.header_offset)
+            local = handle.read(ZIP_LOCAL_HEADER)
+        name_length, extra_length = struct.unpack("<HH", local[26:30])
+        offset = info.header_offset + ZIP_LOCAL_HEADER + name_length + extra_length + npy_header
+        return np.memmap(
+            self.path,
+            dtype=dtype,
+            mode="r",
+            offset=offset,
+            shape=tuple(shape),
+            order="F" if fortran_order else "C",
+        )
+
+    def read_head(self, name: str, rows: int) -> npt.NDArray[Any]:
+        """The first ``rows`` rows of field ``name``, reading no further into the file."""
+        if self.is_directory:
+            return np.array(self.read(name)[:rows])
+        self.require(name)
+        try:
+            with zipfile.ZipFile(self.path) as archive, archive.open(f"{name}.npy") as member:
+                shape, fortran_order, dtype = _read_header(member)
+                if fortran_order or dtype.hasobject or not shape:
+                    return np.array(self.read(name)[:rows])
+                count = min(rows, shape[0])
+                row_items = int(np.prod(shape[1:], dtype=np.int64))
+                data = member.read(count * row_items * dtype.itemsize)
+                return np.frombuffer(data, dtype=dtype).reshape(count, *shape[1:]).copy()
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise self._field_error(name, exc) from exc
+
+    def _field_error(self, name: str, exc: Exception) -> InputError:
+        if isinstance(exc, ValueError) and "pickle" in str(exc).lower():
+            return InputError(
+                self.path,
+                "file",
+                f"cannot be read without pickle ({exc}); store plain numeric and string arrays.",
+            )
+        if self.is_directory:
+            return InputError(
+                self.path,
+                name,
+                f"{name}.npy is not a readable array ({exc}); save it with numpy.save.",
+            )
+        return _unreadable(self.path, exc)
+
+
+def _read_header(member: Any) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
+    version = np.lib.format.read_magic(member)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(member)
+    return np.lib.format.read_array_header_2_0(member)
+
+
 def load_npz(path: str | Path) -> dict[str, npt.NDArray[Any]]:
     """Read every array of an npz file into memory.
 
@@ -97,98 +299,98 @@ def load_npz(path: str | Path) -> dict[str, npt.NDArray[Any]]:
     InputError
         Missing file, not an npz, truncated or corrupt, or holding pickled objects.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file", "no such file; check the path.")
-    with path.open("rb") as handle:
-        magic = handle.read(len(ZIP_MAGIC))
-    if magic != ZIP_MAGIC:
+    file = ArrayFile(path)
+    if file.is_directory:
+        raise InputError(file.path, "file", "is a directory; pass an .npz file.")
+    return {name: file.read(name) for name in file.fields}
+
+
+def check_layout(
+    path: Path,
+    name: str,
+    header: tuple[tuple[int, ...], np.dtype[Any]],
+    *,
+    ndim: int,
+    what: str,
+) -> None:
+    """Raise unless a numeric field has ``ndim`` dimensions, rows, and no empty axis.
+
+    Parameters
+    ----------
+    header : (shape, dtype)
+        From :meth:`ArrayFile.header`.
+    """
+    shape, dtype = header
+    if dtype.kind not in "fiu":
         raise InputError(
-            path,
-            "file",
-            "is not a readable .npz archive (no zip header); save it with numpy.savez.",
+            path, name, f"must be numeric, got dtype {dtype}; store {what} as float32."
         )
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise InputError(
-            path, "file", f"is not a readable .npz archive ({exc}); re-create it with numpy.savez."
-        ) from exc
-    except ValueError as exc:
-        raise InputError(
-            path,
-            "file",
-            f"cannot be read without pickle ({exc}); store plain numeric and string arrays.",
-        ) from exc
-
-
-def _field(data: dict[str, npt.NDArray[Any]], path: Path, name: str) -> npt.NDArray[Any]:
-    if name not in data:
-        present = ", ".join(sorted(data)) or "none"
-        raise InputError(path, name, f"missing; the file holds: {present}.")
-    return data[name]
-
-
-def _numeric(
-    data: dict[str, npt.NDArray[Any]], path: Path, name: str, ndim: int, what: str
-) -> Float32Array:
-    array = _field(data, path, name)
-    if array.dtype.kind not in "fiu":
-        raise InputError(
-            path, name, f"must be numeric, got dtype {array.dtype}; store {what} as float32."
-        )
-    if array.ndim != ndim:
-        raise InputError(path, name, f"must be {ndim}-D {what}, got shape {array.shape}.")
-    if array.shape[0] == 0:
+    if len(shape) != ndim:
+        raise InputError(path, name, f"must be {ndim}-D {what}, got shape {shape}.")
+    if shape[0] == 0:
         raise InputError(path, name, "has zero rows; the file holds no samples.")
-    if any(size == 0 for size in array.shape[1:]):
-        raise InputError(path, name, f"has an empty dimension, shape {array.shape}.")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        bad = int(np.sum(~np.isfinite(array)))
-        first = np.argwhere(~np.isfinite(array))[0].tolist()
-        raise InputError(
-            path,
-            name,
-            f"holds {bad} NaN or infinite values (first at index {first}); remove or repair "
-            "those rows.",
-        )
-    return np.ascontiguousarray(array, dtype=np.float32)
+    if any(size == 0 for size in shape[1:]):
+        raise InputError(path, name, f"has an empty dimension, shape {shape}.")
+
+
+def check_finite(
+    path: Path, name: str, values: npt.NDArray[Any], first_row: int | None = None
+) -> None:
+    """Raise if ``values`` hold NaN or inf, naming the first bad index in the whole field.
+
+    Parameters
+    ----------
+    values : ndarray of shape (b, ...)
+        The whole field, or (with ``first_row``) a run of its rows.
+    first_row : int, optional
+        Row of the field where ``values`` start, when they are a chunk of it.
+    """
+    if values.dtype.kind != "f" or np.isfinite(values).all():
+        return
+    bad = ~np.isfinite(values)
+    first = np.argwhere(bad)[0].tolist()
+    where = ""
+    if first_row is not None:
+        first[0] += first_row
+        where = f" in rows {first_row}..{first_row + values.shape[0] - 1}"
+    raise InputError(
+        path,
+        name,
+        f"holds {int(bad.sum())} NaN or infinite values{where} (first at index {first}); "
+        "remove or repair those rows.",
+    )
 
 
 def _strings(
-    data: dict[str, npt.NDArray[Any]],
-    path: Path,
-    name: str,
-    count: int | None,
-    *,
-    unique: bool = True,
+    file: ArrayFile, name: str, count: int | None, *, unique: bool = True
 ) -> tuple[str, ...]:
-    array = _field(data, path, name)
-    if array.dtype.kind not in "US" or array.ndim != 1:
+    shape, dtype = file.header(name)
+    if dtype.kind not in "US" or len(shape) != 1:
         raise InputError(
-            path, name, f"must be a 1-D string array, got dtype {array.dtype} shape {array.shape}."
+            file.path, name, f"must be a 1-D string array, got dtype {dtype} shape {shape}."
         )
-    values = tuple(str(v) for v in array.tolist())
+    values = tuple(str(v) for v in file.read(name).tolist())
     if count is not None and len(values) != count:
-        raise InputError(path, name, f"has {len(values)} names for {count} columns.")
+        raise InputError(file.path, name, f"has {len(values)} names for {count} columns.")
     if any(not v for v in values):
-        raise InputError(path, name, f"names must be non-empty, got {list(values)}.")
+        raise InputError(file.path, name, f"names must be non-empty, got {list(values)}.")
     if unique and len(set(values)) != len(values):
-        raise InputError(path, name, f"names must be unique, got {list(values)}.")
+        raise InputError(file.path, name, f"names must be unique, got {list(values)}.")
     return values
 
 
-def _imu_windows(data: dict[str, npt.NDArray[Any]], path: Path) -> ImuWindows:
-    windows = _numeric(data, path, "imu", 3, "raw IMU windows (n, T, C)")
-    if windows.shape[1] < MIN_WINDOW:
+def _imu_meta(
+    file: ArrayFile, shape: tuple[int, ...]
+) -> tuple[float, tuple[str, ...], tuple[str, ...]]:
+    """Sample rate, channel names and units of raw windows of shape (n, T, C)."""
+    if shape[1] < MIN_WINDOW:
         raise InputError(
-            path,
+            file.path,
             "imu",
-            f"windows of {windows.shape[1]} samples are too short; the encoder needs T ≥ "
-            f"{MIN_WINDOW}.",
+            f"windows of {shape[1]} samples are too short; the encoder needs T ≥ {MIN_WINDOW}.",
         )
-    rate = _field(data, path, "sample_rate_hz")
+    file.require("sample_rate_hz")
+    rate = np.asarray(file.read("sample_rate_hz"))
     if (
         rate.dtype.kind not in "fiu"
         or rate.size != 1
@@ -196,32 +398,17 @@ def _imu_windows(data: dict[str, npt.NDArray[Any]], path: Path) -> ImuWindows:
         or float(rate.reshape(())) <= 0
     ):
         raise InputError(
-            path,
+            file.path,
             "sample_rate_hz",
             f"must be one positive number (samples per second), got {rate!r}.",
         )
-    channels = _strings(data, path, "channels", windows.shape[2])
+    channels = _strings(file, "channels", shape[2])
     units = (
-        _strings(data, path, "units", windows.shape[2], unique=False)
-        if "units" in data
+        _strings(file, "units", shape[2], unique=False)
+        if "units" in file.fields
         else ("",) * len(channels)
     )
-    return ImuWindows(windows, float(rate.reshape(())), channels, units)
-
-
-def _imu_side(
-    data: dict[str, npt.NDArray[Any]], path: Path
-) -> tuple[Float32Array | None, ImuWindows | None]:
-    if "imu_features" in data:
-        return _numeric(data, path, "imu_features", 2, "IMU features (n, d_i)"), None
-    if "imu" in data:
-        return None, _imu_windows(data, path)
-    present = ", ".join(sorted(data)) or "none"
-    raise InputError(
-        path,
-        "imu_features",
-        f"missing (and no raw 'imu' windows either); the file holds: {present}.",
-    )
+    return float(rate.reshape(())), channels, units
 
 
 def _check_rows(path: Path, field: str, n: int, other: str, m: int) -> None:
@@ -231,43 +418,97 @@ def _check_rows(path: Path, field: str, n: int, other: str, m: int) -> None:
         )
 
 
+def _imu_layout(file: ArrayFile) -> tuple[str, tuple[int, ...]]:
+    """Which IMU field the file holds, and its shape."""
+    if "imu_features" in file.fields:
+        header = file.header("imu_features")
+        check_layout(file.path, "imu_features", header, ndim=2, what="IMU features (n, d_i)")
+        return "imu_features", header[0]
+    if "imu" in file.fields:
+        header = file.header("imu")
+        check_layout(file.path, "imu", header, ndim=3, what="raw IMU windows (n, T, C)")
+        return "imu", header[0]
+    present = ", ".join(file.fields) or "none"
+    raise InputError(
+        file.path,
+        "imu_features",
+        f"missing (and no raw 'imu' windows either); the file holds: {present}.",
+    )
+
+
+def scan_pairs(file: ArrayFile) -> PairsLayout:
+    """Check the layout of PAIRS from headers and small fields; read no features.
+
+    Raises
+    ------
+    InputError
+        A missing or malformed field, mismatched row counts, or bad IMU metadata.
+    """
+    video_shape, video_dtype = file.header("video")
+    check_layout(
+        file.path, "video", (video_shape, video_dtype), ndim=2, what="video features (n, d_v)"
+    )
+    imu_field, imu_shape = _imu_layout(file)
+    n = video_shape[0]
+    _check_rows(file.path, imu_field, imu_shape[0], "video", n)
+    rate, channels, units = _imu_meta(file, imu_shape) if imu_field == "imu" else (None, (), ())
+    subjects = None
+    if "subject" in file.fields:
+        shape, dtype = file.header("subject")
+        if len(shape) != 1 or dtype.kind not in "iuUS":
+            raise InputError(
+                file.path,
+                "subject",
+                f"must be a 1-D array of ids, got dtype {dtype} shape {shape}.",
+            )
+        _check_rows(file.path, "subject", shape[0], "video", n)
+        subjects = np.unique(file.read("subject"))
+    return PairsLayout(
+        path=file.path,
+        n_pairs=n,
+        video_dim=video_shape[1],
+        imu_field=imu_field,
+        imu_shape=tuple(imu_shape[1:]),
+        sample_rate_hz=rate,
+        channels=channels,
+        units=units,
+        subjects=subjects,
+    )
+
+
+def _float32(file: ArrayFile, name: str) -> Float32Array:
+    values = file.read(name)
+    check_finite(file.path, name, values)
+    return np.ascontiguousarray(values, dtype=np.float32)
+
+
 def load_pairs(path: str | Path) -> Pairs:
     """Read PAIRS: ``video`` (n, d_v) and ``imu_features`` (n, d_i) or raw ``imu`` (n, T, C)."""
-    path = Path(path)
-    data = load_npz(path)
-    video = _numeric(data, path, "video", 2, "video features (n, d_v)")
-    imu_features, imu = _imu_side(data, path)
-    n_imu = (imu_features if imu_features is not None else imu.windows).shape[0]  # type: ignore[union-attr]
-    _check_rows(
-        path, "imu_features" if imu_features is not None else "imu", n_imu, "video", video.shape[0]
-    )
-    subject = None
-    if "subject" in data:
-        subject = data["subject"]
-        if subject.ndim != 1 or subject.dtype.kind not in "iuUS":
-            raise InputError(
-                path,
-                "subject",
-                f"must be a 1-D array of ids, got dtype {subject.dtype} shape {subject.shape}.",
-            )
-        _check_rows(path, "subject", subject.shape[0], "video", video.shape[0])
-    return Pairs(path, video, imu_features, imu, subject)
+    file = ArrayFile(path)
+    layout = scan_pairs(file)
+    video = _float32(file, "video")
+    imu_values = _float32(file, layout.imu_field)
+    subject = np.asarray(file.read("subject")) if layout.subjects is not None else None
+    if layout.imu_field == "imu_features":
+        return Pairs(file.path, video, imu_values, None, subject)
+    assert layout.sample_rate_hz is not None
+    imu = ImuWindows(imu_values, layout.sample_rate_hz, layout.channels, layout.units)
+    return Pairs(file.path, video, None, imu, subject)
 
 
-def _labels(
-    data: dict[str, npt.NDArray[Any]], path: Path, n: int, n_classes: int | None
-) -> npt.NDArray[np.int64]:
-    label = _field(data, path, "label")
-    if label.dtype.kind not in "iu" or label.ndim != 1:
+def _labels(file: ArrayFile, n: int, n_classes: int | None) -> npt.NDArray[np.int64]:
+    shape, dtype = file.header("label")
+    if dtype.kind not in "iu" or len(shape) != 1:
         raise InputError(
-            path,
+            file.path,
             "label",
-            f"must be a 1-D integer array, got dtype {label.dtype} shape {label.shape}.",
+            f"must be a 1-D integer array, got dtype {dtype} shape {shape}.",
         )
-    _check_rows(path, "label", label.shape[0], "the data", n)
+    _check_rows(file.path, "label", shape[0], "the data", n)
+    label = np.asarray(file.read("label"))
     if n_classes is not None and label.size and (label.min() < 0 or label.max() >= n_classes):
         raise InputError(
-            path,
+            file.path,
             "label",
             f"values must lie in [0, {n_classes}) for {n_classes} classes, found "
             f"{label.min()}..{label.max()}.",
@@ -275,26 +516,35 @@ def _labels(
     return label.astype(np.int64)
 
 
+def _numeric(file: ArrayFile, name: str, ndim: int, what: str) -> Float32Array:
+    check_layout(file.path, name, file.header(name), ndim=ndim, what=what)
+    return _float32(file, name)
+
+
 def load_labeled(path: str | Path) -> LabeledVideo:
     """Read LABELED: ``video`` (m, d_v), ``label`` (m,) in [0, K), ``class_names`` (K,)."""
-    path = Path(path)
-    data = load_npz(path)
-    video = _numeric(data, path, "video", 2, "video features (m, d_v)")
-    class_names = _strings(data, path, "class_names", None)
-    label = _labels(data, path, video.shape[0], len(class_names))
+    file = ArrayFile(path)
+    video = _numeric(file, "video", 2, "video features (m, d_v)")
+    class_names = _strings(file, "class_names", None)
+    label = _labels(file, video.shape[0], len(class_names))
     missing = sorted(set(range(len(class_names))) - set(label.tolist()))
     if missing:
         names = ", ".join(class_names[c] for c in missing)
         raise InputError(
-            path, "label", f"no labelled samples for class {names}; every class needs at least one."
+            file.path,
+            "label",
+            f"no labelled samples for class {names}; every class needs at least one.",
         )
-    return LabeledVideo(path, video, label, class_names)
+    return LabeledVideo(file.path, video, label, class_names)
 
 
 def load_test(path: str | Path, n_classes: int) -> TestSet:
     """Read TEST: ``imu_features`` (N, d_i) or raw ``imu`` (N, T, C), and ``label`` (N,)."""
-    path = Path(path)
-    data = load_npz(path)
-    imu_features, imu = _imu_side(data, path)
-    n = (imu_features if imu_features is not None else imu.windows).shape[0]  # type: ignore[union-attr]
-    return TestSet(path, imu_features, imu, _labels(data, path, n, n_classes))
+    file = ArrayFile(path)
+    imu_field, imu_shape = _imu_layout(file)
+    meta = _imu_meta(file, imu_shape) if imu_field == "imu" else None
+    values = _float32(file, imu_field)
+    label = _labels(file, values.shape[0], n_classes)
+    if meta is None:
+        return TestSet(file.path, values, None, label)
+    return TestSet(file.path, None, ImuWindows(values, *meta), label)

@@ -1,27 +1,45 @@
-"""Gaussian class models in the latent space, fitted on labelled video latents only (DESIGN §1).
+"""Gaussian class models in the latent space, fitted on labelled video only (DESIGN §1).
 
 ``z | c ~ N(μ_c, Σ_c)``; the posterior is the softmax of log-likelihoods plus log-priors.
 Covariances are shrunk towards a scaled identity with the Ledoit–Wolf weight, so small
 classes stay well-posed. The out-of-distribution score is the Mahalanobis distance to the
 nearest class; under the model its square is χ²(k), so the default threshold is the
 χ²(k) quantile ``OOD_QUANTILE`` — a window farther than that from every class is "unknown".
+
+:class:`CrossModalCarry` is the cross-modal half of the Gaussian transfer: how the IMU side
+of a pair relates to its video side, learnt from unlabelled pairs, so that class models
+fitted on labelled video can be stated for IMU latents (see its notes).
 """
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["OOD_QUANTILE", "GaussianClassifier", "GaussianParameters", "ledoit_wolf"]
+__all__ = [
+    "OOD_QUANTILE",
+    "CrossModalCarry",
+    "GaussianClassifier",
+    "GaussianParameters",
+    "cross_fit_folds",
+    "ledoit_wolf",
+]
 
 FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.intp]
 
 #: χ²(k) quantile of the squared distance beyond which a latent is out of distribution
 OOD_QUANTILE = 0.999
 #: relative floor on covariance eigenvalues, so a degenerate class still inverts
 COVARIANCE_FLOOR = 1e-6
+#: with at least this many distinct subjects, cross-fitting holds out one subject at a time
+MIN_SUBJECT_FOLDS = 3
+#: folds of contiguous pairs when subjects are unknown (or too few)
+BLOCK_FOLDS = 5
+#: relative cut-off of the scatter's eigenvalues in the carry's least squares
+LSTSQ_RCOND = 1e-10
 
 
 def ledoit_wolf(X_centred: FloatArray) -> tuple[FloatArray, float]:
@@ -118,7 +136,8 @@ class GaussianClassifier:
         ----------
         noise_covariance : array-like of shape (k, k), optional
             Covariance of what separates the latents to classify from those fitted on:
-            for cross-modal transfer, ``z_imu − z_video`` on held-out pairs. Under the
+            for cross-modal transfer, what the carry of video into the IMU latent misses
+            (:class:`CrossModalCarry`), or ``z_imu − z_video`` on held-out pairs. Under the
             Gaussian assumption an IMU latent of class c is ``N(μ_c, Σ_c + Σ_noise)``, so it
             is added to every class covariance.
         """
@@ -210,3 +229,161 @@ def _logsumexp(logits: FloatArray) -> FloatArray:
     return np.asarray(
         peak + np.log(np.sum(np.exp(logits - peak), axis=1, keepdims=True)), dtype=np.float64
     )
+
+
+def cross_fit_folds(
+    n: int, subject: npt.ArrayLike | None = None, blocks: int = BLOCK_FOLDS
+) -> tuple[list[IndexArray], str]:
+    """Rows of each cross-fitting fold: one fold per subject, or contiguous blocks of rows.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows, at least 2.
+    subject : array-like of shape (n,), optional
+        With at least :data:`MIN_SUBJECT_FOLDS` distinct subjects, each subject is a fold,
+        so held-out figures say what a new wearer would see.
+    blocks : int
+        Otherwise the rows are cut into this many contiguous blocks (fewer for tiny n):
+        pairs are stored in recording order, and overlapping windows of one recording
+        must not sit on both sides of a fold.
+
+    Returns
+    -------
+    folds : list of ndarray of int
+        Disjoint, sorted row indices covering ``0 .. n − 1``.
+    by : {"subject", "block"}
+    """
+    if subject is not None:
+        labels = np.asarray(subject)
+        distinct = np.unique(labels)
+        if distinct.size >= MIN_SUBJECT_FOLDS:
+            return [np.flatnonzero(labels == s) for s in distinct], "subject"
+    return list(np.array_split(np.arange(n), max(min(blocks, n), 1))), "block"
+
+
+class CrossModalCarry:
+    """Least-squares carry of video features into IMU feature space, and what it misses.
+
+    Under the Gaussian assumptions of DESIGN §1 the IMU features of a pair are an affine
+    image of its video features plus independent noise, ``x_imu = Aᵀ x_video + a + ε`` with
+    ``ε ~ N(0, Σ_ε)``. ``A`` and ``a`` are the least-squares fit on unlabelled pairs and
+    ``Σ_ε`` the covariance of its *cross-fitted* residuals (each fold predicted by a fit
+    on the others), so it measures the error on pairs — and wearers — the fit has not seen.
+    For any IMU encoder ``z = W x_imu + w``, a class ``N(μ_c, Σ_c)`` of video features then
+    becomes ``N(W(Aᵀμ_c + a) + w, W Aᵀ Σ_c A Wᵀ + W Σ_ε Wᵀ)`` in the IMU latent: the class
+    model is fitted on carried labelled video and ``W Σ_ε Wᵀ`` is its noise covariance.
+
+    When the alignment is perfect the carry reproduces it (``W Aᵀ x_video + w`` equals
+    the video latent) and ``Σ_ε`` vanishes in the latent; otherwise the carried video latent
+    is, per latent coordinate, the linear function of video closest to the IMU latent in
+    the least-squares sense — the smallest CMAE any linear video encoder can reach.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (d_video, d_imu)
+        ``A``.
+    intercept_ : ndarray of shape (d_imu,)
+        ``a``.
+    residual_covariance_ : ndarray of shape (d_imu, d_imu)
+        ``Σ_ε`` from cross-fitted residuals.
+    folds_ : str
+        ``"subject"`` (one fold per subject) or ``"block"`` (contiguous pairs).
+    n_folds_ : int
+    """
+
+    def fit(
+        self, video: npt.ArrayLike, imu: npt.ArrayLike, subject: npt.ArrayLike | None = None
+    ) -> Self:
+        """Fit on paired video (n, d_video) and IMU features (n, d_imu), n ≥ 2.
+
+        Parameters
+        ----------
+        subject : array-like of shape (n,), optional
+            Subject of each pair; the residuals are cross-fitted subject by subject
+            (see :func:`cross_fit_folds`).
+
+        Raises
+        ------
+        ValueError
+            With fewer than 2 pairs (nothing to cross-fit).
+        """
+        X = np.asarray(video, dtype=np.float64)
+        Y = np.asarray(imu, dtype=np.float64)
+        if X.shape[0] < 2:
+            raise ValueError(f"the carry needs at least 2 pairs, got {X.shape[0]}")
+        folds, self.folds_ = cross_fit_folds(X.shape[0], subject)
+        self.n_folds_ = len(folds)
+        # Video columns scaled to unit spread: features in different units then weigh alike
+        # in the minimum-norm solution of a rank-deficient problem (constant features get 0).
+        mean = X.mean(axis=0)
+        spread = X.std(axis=0)
+        scale = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > 0)
+        X_hat = (X - mean) * scale
+        # Every fit on all folds but one is a sum of per-fold moments: one pass over the rows.
+        moments = [_Moments.of(X_hat[rows], Y[rows]) for rows in folds]
+        total = _Moments.total(moments)
+        B, c = total.least_squares()
+        self.coef_ = scale[:, None] * B
+        self.intercept_ = c - (mean * scale) @ B
+        residual = np.empty_like(Y)
+        for rows, fold in zip(folds, moments, strict=True):
+            B_out, c_out = total.minus(fold).least_squares()
+            residual[rows] = Y[rows] - (X_hat[rows] @ B_out + c_out)
+        residual -= residual.mean(axis=0)
+        self.residual_covariance_ = residual.T @ residual / max(X.shape[0] - 1, 1)
+        return self
+
+    def predict(self, video: npt.ArrayLike) -> FloatArray:
+        """IMU features of shape (n, d_imu) carried from video features (n, d_video)."""
+        carried: FloatArray = np.asarray(video, dtype=np.float64) @ self.coef_ + self.intercept_
+        return carried
+
+
+class _Moments(NamedTuple):
+    """Number and sums of inputs ``x`` and outputs ``y`` of some rows, for least squares."""
+
+    rows: int
+    sum_x: FloatArray
+    sum_y: FloatArray
+    xx: FloatArray
+    xy: FloatArray
+
+    @classmethod
+    def of(cls, X: FloatArray, Y: FloatArray) -> _Moments:
+        return cls(X.shape[0], X.sum(axis=0), Y.sum(axis=0), X.T @ X, X.T @ Y)
+
+    @classmethod
+    def total(cls, parts: list[_Moments]) -> _Moments:
+        return cls(
+            sum(p.rows for p in parts),
+            np.sum([p.sum_x for p in parts], axis=0),
+            np.sum([p.sum_y for p in parts], axis=0),
+            np.sum([p.xx for p in parts], axis=0),
+            np.sum([p.xy for p in parts], axis=0),
+        )
+
+    def minus(self, other: _Moments) -> _Moments:
+        return _Moments(
+            self.rows - other.rows,
+            self.sum_x - other.sum_x,
+            self.sum_y - other.sum_y,
+            self.xx - other.xx,
+            self.xy - other.xy,
+        )
+
+    def least_squares(self) -> tuple[FloatArray, FloatArray]:
+        """Minimum-norm least-squares affine map ``y ≈ x B + c`` (row vectors) over these rows.
+
+        Returns
+        -------
+        B : ndarray of shape (d_in, d_out)
+        c : ndarray of shape (d_out,)
+        """
+        n = max(self.rows, 1)
+        mean_x, mean_y = self.sum_x / n, self.sum_y / n
+        scatter = self.xx - n * np.outer(mean_x, mean_x)
+        cross = self.xy - n * np.outer(mean_x, mean_y)
+        # Directions with less than LSTSQ_RCOND of the largest variance hold rounding only.
+        B = np.linalg.pinv(scatter, rcond=LSTSQ_RCOND, hermitian=True) @ cross
+        return B, mean_y - mean_x @ B

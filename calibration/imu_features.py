@@ -7,7 +7,7 @@ computes is by construction what calibration aligned.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ from harbridge.errors import InputError
 
 __all__ = [
     "ImuFeatureSource",
+    "WindowEncoder",
     "feature_source",
-    "imu_features_of_pairs",
     "run_graph",
     "run_graph_outputs",
 ]
@@ -58,6 +58,67 @@ class ImuFeatureSource:
             return dict(self.entry)
         window = int(self.entry["window"])
         return {**self.entry, "hop": hop if hop is not None else max(window // 2, 1)}
+
+    def window_encoder(self, path: str | Path) -> WindowEncoder | None:
+        """What turns raw windows from ``path`` into features as they stream (None if features)."""
+        if self.model is None:
+            return None
+        return WindowEncoder(
+            self.model.SerializeToString(), int(self.entry["feature_dim"]), str(path)
+        )
+
+
+@dataclass(frozen=True)
+class WindowEncoder:
+    """Raw IMU windows → features through the encoder graph, a chunk at a time.
+
+    Holds the serialised graph, cheap to ship to cluster workers; each stream opens its
+    own onnxruntime session.
+
+    Attributes
+    ----------
+    model : bytes
+        Serialised encoder graph ``imu`` [N, T, C] → features [N, F].
+    feature_dim : int
+        F.
+    path : str
+        Where the windows come from, for messages.
+    """
+
+    model: bytes
+    feature_dim: int
+    path: str
+
+    def open(self) -> Callable[[Float32Array, int], Float32Array]:
+        """A function ``(windows (b, T, C), first_row) -> features (b, F)`` for one stream.
+
+        It raises :class:`InputError` naming the first window whose features are not finite.
+        """
+        import onnxruntime as ort
+
+        session = ort.InferenceSession(self.model, providers=["CPUExecutionProvider"])
+        input_name = session.get_inputs()[0].name
+
+        def encode(windows: Float32Array, first_row: int) -> Float32Array:
+            windows = np.ascontiguousarray(windows, dtype=np.float32)
+            features = np.concatenate(
+                [
+                    session.run(None, {input_name: windows[start : start + ENCODE_BATCH]})[0]
+                    for start in range(0, windows.shape[0], ENCODE_BATCH)
+                ]
+            ).astype(np.float32, copy=False)
+            finite = np.isfinite(features).all(axis=1)
+            if not finite.all():
+                row = first_row + int(np.argmin(finite))
+                raise InputError(
+                    self.path,
+                    "imu",
+                    "the encoder produced NaN or infinite features for some windows (first at "
+                    f"row {row}); check the raw data.",
+                )
+            return features
+
+        return encode
 
 
 def feature_source(pairs: Pairs, encoder: str) -> ImuFeatureSource:
@@ -135,19 +196,3 @@ def run_graph_outputs(
 def run_graph(model: onnx.ModelProto, windows: Float32Array) -> Float32Array:
     """The first output of a one-input graph on ``windows``, as float32."""
     return run_graph_outputs(model, windows)[0]
-
-
-def imu_features_of_pairs(pairs: Pairs, source: ImuFeatureSource) -> Float32Array:
-    """IMU features of shape (n, F) of the pairs, computed through the encoder graph if raw."""
-    if source.model is None:
-        assert pairs.imu_features is not None
-        return pairs.imu_features
-    assert pairs.imu is not None
-    features = run_graph(source.model, pairs.imu.windows)
-    if not np.all(np.isfinite(features)):
-        raise InputError(
-            pairs.path,
-            "imu",
-            "the encoder produced NaN or infinite features for some windows; check the raw data.",
-        )
-    return features

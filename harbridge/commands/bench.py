@@ -24,6 +24,7 @@ TARGETS: dict[str, tuple[str, str]] = {
         "harbridge.bench.paper",
         "the paper's results on synthetic data: alignment, noise, baselines, transfer, ablations",
     ),
+    "transfer": ("harbridge.bench.transfer", "zero-label transfer vs the supervised IMU ceiling"),
 }
 
 
