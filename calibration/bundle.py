@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from harbridge.calibration.atomic_dir import replacing_directory
 from harbridge.calibration.onnx_external import external_tensor
 from harbridge.errors import InputError
 
@@ -56,9 +54,7 @@ def write_bundle(out: str | Path, files: dict[str, bytes], manifest: dict[str, A
         )
     for name in files:
         _check_name(out, name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replacing_directory(out) as staging:
         for name, content in files.items():
             (staging / name).write_bytes(content)
         complete = dict(
@@ -69,21 +65,7 @@ def write_bundle(out: str | Path, files: dict[str, bytes], manifest: dict[str, A
             },
         )
         (staging / MANIFEST).write_text(json.dumps(complete, indent=2, sort_keys=False) + "\n")
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
-
-
-def _replace(staging: Path, out: Path) -> None:
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-    os.replace(out, retired / "bundle")
-    os.replace(staging, out)
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def _check_name(bundle: Path, name: str) -> None:

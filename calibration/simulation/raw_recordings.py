@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from harbridge import __version__
+from harbridge.calibration.atomic_dir import replacing_directory
 from harbridge.calibration.simulation.actions import ACTIONS
 from harbridge.calibration.simulation.dataset import N_SUBJECTS, REPETITIONS
 from harbridge.calibration.simulation.imu import CHANNELS
@@ -347,11 +346,7 @@ def write_raw_recordings(
     """
     out = Path(out_dir)
     check_out_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{secrets.token_hex(4)}"
-    staging = out.parent / f".{out.name}.new-{tag}"
-    staging.mkdir()
-    try:
+    with replacing_directory(out) as staging:
         summary = _write(
             staging,
             seed,
@@ -360,16 +355,6 @@ def write_raw_recordings(
             max_offset_s=max_offset_s,
             max_drift=max_drift_ppm * 1e-6,
         )
-        if out.exists():
-            retired = out.parent / f".{out.name}.old-{tag}"
-            out.rename(retired)
-            staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return RawRecordingsSummary(
         out,
         summary.n_recordings,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from harbridge import __version__
+from harbridge.calibration.atomic_dir import replacing_directory
 from harbridge.calibration.simulation.dataset import (
     N_SUBJECTS,
     REPETITIONS,
@@ -247,11 +246,6 @@ def _check_out_dir(out: Path) -> None:
         )
 
 
-def _sibling(out: Path, role: str) -> Path:
-    """A hidden, unused path next to ``out``: renames within one filesystem are atomic."""
-    return out.parent / f".{out.name}.{role}-{os.getpid()}-{secrets.token_hex(4)}"
-
-
 def simulate_dataset(
     out_dir: str | os.PathLike[str],
     seed: int = 0,
@@ -287,20 +281,8 @@ def simulate_dataset(
     out = Path(out_dir)
     _check_out_dir(out)
     dataset = build_dataset(seed, n_subjects, repetitions, stream_repetitions)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = _sibling(out, "new")
-    staging.mkdir()
-    try:
+    with replacing_directory(out) as staging:
         summary = write_dataset(dataset, staging)
-        if out.exists():
-            _check_out_dir(out)
-            retired = _sibling(out, "old")
-            out.rename(retired)
-            staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        # Checked again: the directory may have changed while the dataset was simulated.
+        _check_out_dir(out)
     return replace(summary, out_dir=out)
