@@ -275,40 +275,54 @@ class Publisher:
         (done.pop()).result()
 
     async def _pump(self, client: aiomqtt.Client) -> None:
-        """Send buffered messages in order until stopped with nothing left."""
-        while True:
-            batch = self._take()
-            if not batch:
-                if self._stop.is_set():
+        """Send buffered messages in order until stopped with nothing left.
+
+        Up to ``max_inflight`` messages wait for their acknowledgement at once, and each
+        acknowledgement lets the next message go: a late one (a broker's delayed TCP ACK
+        can hold it 40 ms) holds up one slot, not every message behind it. When the
+        connection fails, the messages not acknowledged go back to the front of the
+        buffer, in order.
+        """
+        inflight: dict[asyncio.Task[None], Message] = {}
+        wakeup: asyncio.Task[bool] | None = None
+        try:
+            while True:
+                for message in self._take(self.max_inflight - len(inflight)):
+                    inflight[asyncio.create_task(self._send(client, message))] = message
+                if not inflight and self._stop.is_set():
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            sent = [False] * len(batch)
-            try:
-                results = await asyncio.gather(
-                    *(self._send(client, m, sent, i) for i, m in enumerate(batch)),
-                    return_exceptions=True,
+                wakeup = asyncio.create_task(self._wakeup.wait())
+                done, _ = await asyncio.wait(
+                    [*inflight, wakeup], return_when=asyncio.FIRST_COMPLETED
                 )
-            finally:
-                self._give_back([m for m, ok in zip(batch, sent, strict=True) if not ok])
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
+                wakeup.cancel()
+                finished = [task for task in inflight if task in done]
+                for task in finished:
+                    if task.exception() is None:
+                        del inflight[task]
+                for task in finished:
+                    error = task.exception()
+                    if error is not None:
+                        raise error
+        finally:
+            if wakeup is not None:
+                wakeup.cancel()
+            for task in inflight:
+                task.cancel()
+            self._give_back([m for task, m in inflight.items() if not _succeeded(task)])
 
-    async def _send(
-        self, client: aiomqtt.Client, message: Message, sent: list[bool], i: int
-    ) -> None:
-        """Publish one message; set ``sent[i]`` once the broker has it."""
+    async def _send(self, client: aiomqtt.Client, message: Message) -> None:
+        """Publish one message; return once the broker has it."""
         await client.publish(message.topic, message.payload, qos=message.qos, retain=message.retain)
-        sent[i] = True
         self.counters.published += 1
 
-    def _take(self) -> list[Message]:
-        batch = list(self._retained.values())[: self.max_inflight]
+    def _take(self, most: int) -> list[Message]:
+        """The next ``most`` messages or fewer: retained ones first, then the buffer's."""
+        batch = list(self._retained.values())[:most]
         for message in batch:
             del self._retained[message.topic]
-        while self._buffer and len(batch) < self.max_inflight:
+        while self._buffer and len(batch) < most:
             batch.append(self._buffer.popleft())
         return batch
 
@@ -334,6 +348,10 @@ class Publisher:
             self.counters.published += 1
         except (aiomqtt.MqttError, TimeoutError) as exc:
             self.logger.warning("could not publish offline status (%s); the will stands in", exc)
+
+
+def _succeeded(task: asyncio.Task[None]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
 
 
 async def _drain(client: aiomqtt.Client) -> None:
