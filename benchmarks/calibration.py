@@ -533,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--auto-budget",
         type=float,
-        default=300.0,
+        default=120.0,
         help="seconds for the one --rank auto run in (c); 0 skips it",
     )
     parser.add_argument(

@@ -62,7 +62,9 @@ class AlignmentMetrics:
     """CMAE and rel_CMAE between the first two modalities, on training and held-out pairs.
 
     Held-out values are NaN when no pairs were held out. ``pairs`` has the same four
-    numbers for every pair of modalities, keyed ``"<a>~<b>"``.
+    numbers for every pair of modalities, keyed ``"<a>~<b>"``. They come from second
+    moments of the pairs: rel_CMAE below about 1e-8 is at float64 rounding level (0 when
+    the rounding cancels).
     """
 
     cmae_train: float
@@ -338,7 +340,9 @@ class PerfectAlignment:
             return standardizers, s, U
         standardizers = self._standardizers(moments.mean, moments.variance)
         scale = np.concatenate([st.scale for st in standardizers])
-        s, U = spectrum_from_gram(moments.centred_gram * np.outer(scale, scale))
+        standardized = moments.centred_gram * scale[:, None]
+        standardized *= scale
+        s, U = spectrum_from_gram(standardized)
         kept = min(moments.count, s.size)
         return standardizers, s[:kept], U[:, :kept]
 
@@ -382,7 +386,9 @@ class PerfectAlignment:
         ranks = candidate_ranks(limit)
         scale = np.concatenate([st.scale for st in standardizers])
         mean = np.concatenate([st.mean for st in standardizers])
-        gram = check.scatter_about(mean) * np.outer(scale, scale)
+        gram = check.scatter_about(mean)
+        gram *= scale[:, None]
+        gram *= scale
         errors = validation_errors(U, self.dims_, gram, ranks, self.ridge)
         best = int(np.argmin(errors))
         sample = [

@@ -146,9 +146,9 @@ def _unreadable(path: Path, exc: Exception) -> InputError:
 class ArrayFile:
     """A dataset file read field by field.
 
-    A directory of ``<field>.npy`` files, and an ``.npz`` archive written without
-    compression (``numpy.savez``), give memory-mapped arrays, read from disk only as their
-    rows are used; a compressed member is read whole when asked for.
+    An ``.npz`` archive gives one member at a time; a directory gives one ``<field>.npy``
+    file per field. Fields of either kind, if not compressed (``numpy.savez`` does not
+    compress), can also be memory-mapped, read from disk only as their rows are used.
 
     Parameters
     ----------
@@ -204,16 +204,23 @@ class ArrayFile:
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
             raise self._field_error(name, exc) from exc
 
-    def read(self, name: str) -> npt.NDArray[Any]:
-        """The whole field ``name`` (memory-mapped for ``.npy``)."""
+    def read(self, name: str, *, mapped: bool = False) -> npt.NDArray[Any]:
+        """The whole field ``name``, in memory, or read-only and memory-mapped if it can be.
+
+        Parameters
+        ----------
+        mapped : bool
+            Map ``.npy`` fields and uncompressed ``.npz`` members instead of reading them:
+            rows are read from disk as they are used, and never copied.
+        """
         self.require(name)
         try:
             if self.is_directory:
-                mapped: npt.NDArray[Any] = np.load(
-                    self.path / f"{name}.npy", mmap_mode="r", allow_pickle=False
+                values_npy: npt.NDArray[Any] = np.load(
+                    self.path / f"{name}.npy", mmap_mode="r" if mapped else None, allow_pickle=False
                 )
-                return mapped
-            mapped_member = self._map_stored(name)
+                return values_npy
+            mapped_member = self._map_stored(name) if mapped else None
             if mapped_member is not None:
                 return mapped_member
             with np.load(self.path, allow_pickle=False) as archive:
@@ -254,7 +261,7 @@ class ArrayFile:
     def read_head(self, name: str, rows: int) -> npt.NDArray[Any]:
         """The first ``rows`` rows of field ``name``, reading no further into the file."""
         if self.is_directory:
-            return np.array(self.read(name)[:rows])
+            return np.array(self.read(name, mapped=True)[:rows])
         self.require(name)
         try:
             with zipfile.ZipFile(self.path) as archive, archive.open(f"{name}.npy") as member:

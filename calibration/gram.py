@@ -40,11 +40,19 @@ CHUNK_BYTES = 32 * 2**20
 #: rows per chunk, at most (small D) and at least (very large D)
 MAX_CHUNK_ROWS = 16384
 MIN_CHUNK_ROWS = 256
+#: rows of a rank-one update done at a time, so it needs no D × D temporary
+OUTER_ROWS = 512
 
 
 def chunk_rows_for(dim: int) -> int:
     """Rows per chunk for stacked dimension ``dim``: as many as fit in ``CHUNK_BYTES``."""
     return int(np.clip(CHUNK_BYTES // (8 * dim), MIN_CHUNK_ROWS, MAX_CHUNK_ROWS))
+
+
+def _add_outer(G: FloatArray, v: FloatArray, weight: float) -> None:
+    """``G += weight · v vᵀ`` in place, a block of rows at a time (no D × D temporary)."""
+    for start in range(0, v.size, OUTER_ROWS):
+        G[start : start + OUTER_ROWS] += weight * np.outer(v[start : start + OUTER_ROWS], v)
 
 
 def accurate_mean(X: FloatArray) -> FloatArray:
@@ -124,15 +132,16 @@ class GramAccumulator:
         shift = self.mean if self.count else accurate_mean(Y)
         np.subtract(Y, shift, out=Y)
         offset = (np.ones(count) @ Y) / count
-        centred = Y.T @ Y - np.outer(offset, offset) * count
-        self._merge(count, shift + offset, centred)
+        centred = Y.T @ Y
+        _add_outer(centred, offset, -float(count))
+        self._merge(count, shift + offset, centred, owned=True)
 
     def merge(self, other: GramAccumulator) -> None:
         """Add everything ``other`` has accumulated (same ``dim``)."""
         if other.dim != self.dim:
             raise ValueError(f"cannot merge a Gram of dimension {other.dim} into {self.dim}")
         if other.count:
-            self._merge(other.count, other.mean, other.centred_gram)
+            self._merge(other.count, other.mean, other.centred_gram, owned=False)
 
     def copy(self) -> GramAccumulator:
         """An independent accumulator holding the same moments."""
@@ -140,13 +149,18 @@ class GramAccumulator:
         twin.merge(self)
         return twin
 
-    def _merge(self, count: int, mean: FloatArray, centred_gram: FloatArray) -> None:
+    def _merge(
+        self, count: int, mean: FloatArray, centred_gram: FloatArray, *, owned: bool
+    ) -> None:
+        """Chan's update; ``owned`` says ``centred_gram`` may become this one's own."""
         if not self.count:
-            self.count, self.mean, self.centred_gram = count, mean.copy(), centred_gram.copy()
+            self.count, self.mean = count, mean.copy()
+            self.centred_gram = centred_gram if owned else centred_gram.copy()
             return
         total = self.count + count
         delta = mean - self.mean
-        self.centred_gram += centred_gram + np.outer(delta, delta) * (self.count * count / total)
+        self.centred_gram += centred_gram
+        _add_outer(self.centred_gram, delta, self.count * count / total)
         self.mean = self.mean + delta * (count / total)
         self.count = total
 
@@ -157,8 +171,9 @@ class GramAccumulator:
 
     def scatter_about(self, centre: FloatArray) -> FloatArray:
         """``Σ (x − centre)(x − centre)ᵀ`` of shape (D, D) over the accumulated rows."""
-        delta = self.mean - centre
-        return np.asarray(self.centred_gram + np.outer(delta, delta) * self.count)
+        scatter = self.centred_gram.copy()
+        _add_outer(scatter, self.mean - centre, float(self.count))
+        return scatter
 
 
 @dataclass(frozen=True)

@@ -309,8 +309,8 @@ class _ShardPartition:
     def chunks(self, rows: int) -> Iterator[PairChunk]:
         file = ArrayFile(self.layout.path)
         path, imu_field = file.path, self.layout.imu_field
-        video = file.read("video")
-        imu = file.read(imu_field)
+        video = file.read("video", mapped=True)
+        imu = file.read(imu_field, mapped=True)
         subject = file.read("subject") if self.layout.subjects is not None else None
         encode = self.encoder.open() if self.encoder is not None else None
         for lo, hi in _blocks(self.lo, self.hi, rows):

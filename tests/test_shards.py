@@ -138,8 +138,9 @@ def test_stored_npz_members_are_memory_mapped_and_compressed_ones_read(tmp_path:
     np.savez(tmp_path / "stored.npz", video=values, names=np.array(["a", "b"]))
     np.savez_compressed(tmp_path / "packed.npz", video=values)
     stored, packed = ArrayFile(tmp_path / "stored.npz"), ArrayFile(tmp_path / "packed.npz")
-    assert isinstance(stored.read("video"), np.memmap)
-    assert not isinstance(packed.read("video"), np.memmap)
+    assert isinstance(stored.read("video", mapped=True), np.memmap)
+    assert not isinstance(packed.read("video", mapped=True), np.memmap)
+    assert stored.read("video").flags.writeable  # in memory unless asked
     for file in (stored, packed):
         assert_array_equal(file.read("video"), values)
         assert_array_equal(file.read_head("video", 2), values[:2])
@@ -289,7 +290,7 @@ def test_a_shard_directory_reads_memory_mapped_npy_fields(tmp_path: Path) -> Non
     np.save(shard / "imu_features.npy", video[:, :2] * 2)
     files = open_pairs([shard])
     assert files.layouts[0].path == shard and files.n_pairs == 10
-    assert isinstance(ArrayFile(shard).read("video"), np.memmap)
+    assert isinstance(ArrayFile(shard).read("video", mapped=True), np.memmap)
     chunks = list(files.source(None, 2).partitions()[0].chunks(4))
     assert [c.start for c in chunks] == [0, 4, 8]
     assert_array_equal(np.concatenate([c.views[0] for c in chunks]), video)

@@ -136,7 +136,7 @@ def _config(folder: Path, prepared: Prepared, broker: Mosquitto, sources: str) -
     return path
 
 
-async def _stream_pty(daemon: Daemon, pty: Pty, prepared: Prepared) -> None:
+async def _stream_pty(pty: Pty, prepared: Prepared) -> None:
     rows = np.column_stack([prepared.recording.t, prepared.values()])
     text = "t," + ",".join(prepared.spec.channels) + "\n"
     text += "".join(",".join(f"{x:.6f}" for x in row) + "\n" for row in rows)
@@ -186,7 +186,7 @@ def streamed(
             run = asyncio.create_task(daemon.run(stop))
             await wait_until(lambda: daemon.sources[0].counters.connected)
             if request.param == "pty":
-                await _stream_pty(daemon, pty, prepared)
+                await _stream_pty(pty, prepared)
             else:
                 await _stream_mqtt(broker, prepared)
             # Counted raw: validating every message at every poll would cost seconds.
