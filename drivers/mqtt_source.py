@@ -27,7 +27,7 @@ from harbridge.runtime.mqtt_url import BrokerOptions, connect_hint
 from harbridge.runtime.payloads import device_id_problem
 from harbridge.runtime.ratelimit import RateLimitedLog
 
-__all__ = ["MqttSource", "wildcard_level"]
+__all__ = ["MqttSource", "counting_queue", "wildcard_level"]
 
 # SUBACK return codes from 0x80 up mean the subscription was refused (MQTT 3.1.1 and 5).
 _SUBACK_FAILURE = 0x80
@@ -116,6 +116,7 @@ class MqttSource:
         self.logger = logger if logger is not None else logging.getLogger(__name__)
         self._counters = SourceCounters()
         self._log = RateLimitedLog(self.logger)
+        self._queue_type = counting_queue(self._counters)
 
     @property
     def name(self) -> str:
@@ -145,6 +146,7 @@ class MqttSource:
                 keepalive=self.keepalive,
                 logger=self.logger,
                 max_queued_incoming_messages=self.max_queued,
+                queue_type=self._queue_type,
             )
             try:
                 async with client:
@@ -205,3 +207,21 @@ class MqttSource:
         if len(batch):
             self._counters.delivered(batch)
             sink(batch)
+
+
+def counting_queue(counters: SourceCounters) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """A queue class for aiomqtt's received messages that counts the ones it refuses.
+
+    aiomqtt drops a message that finds its queue full (the loop fell ``max_queued``
+    messages behind) and only logs it; this makes it an ``mqtt_queue`` drop in the metrics.
+    """
+
+    class CountingQueue(asyncio.Queue[aiomqtt.Message]):
+        def put_nowait(self, item: aiomqtt.Message) -> None:
+            try:
+                super().put_nowait(item)
+            except asyncio.QueueFull:
+                counters.drop("mqtt_queue")
+                raise
+
+    return CountingQueue

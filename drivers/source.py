@@ -49,7 +49,8 @@ class SourceCounters:
     parse : ParseStats
         Framing errors by kind (:data:`~harbridge.drivers.parse_stats.KINDS`).
     dropped : dict of str to int
-        Input dropped by the transport, by reason (``bad_topic``, ``overflow``).
+        Input dropped by the transport, by reason (``bad_topic``, ``mqtt_queue``,
+        ``overflow``).
     """
 
     batches: int = 0

@@ -6,7 +6,8 @@ refused past ``max_devices`` (``device_limit``); windows dropped from a full que
 (``window_queue``), refused by an overloaded engine (``inference_overload``), failed in
 onnxruntime (``inference_error``) or whose probabilities were not finite
 (``non_finite_output``); messages dropped from the publisher's full outage buffer
-(``publish_buffer``) or with a topic naming no device (``bad_topic``); bytes a serial
+(``publish_buffer``), with a topic naming no device (``bad_topic``) or received while
+aiomqtt's queue was full (``mqtt_queue``); bytes a serial
 reader could not hold (``overflow``). ``parse_errors`` counts the framing's kinds
 (:data:`harbridge.drivers.parse_stats.KINDS`), summed over sources; ``header`` (a CSV
 header line) and ``resync_bytes`` (bytes) are informational. ``clock`` counts clock

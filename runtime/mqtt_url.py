@@ -24,6 +24,8 @@ from harbridge.errors import InputError
 from harbridge.runtime.config import MqttSettings, parse_mqtt_url, resolve_password
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiomqtt
 
 __all__ = ["BrokerOptions", "broker_options", "connect_hint", "parse_mqtt_url", "tls_context"]
@@ -128,6 +130,7 @@ class BrokerOptions:
         timeout: float = 10.0,
         logger: logging.Logger | None = None,
         max_queued_incoming_messages: int | None = None,
+        queue_type: type[asyncio.Queue[aiomqtt.Message]] | None = None,
     ) -> aiomqtt.Client:
         """A new aiomqtt client for this broker (enter it to connect).
 
@@ -146,6 +149,8 @@ class BrokerOptions:
             Where aiomqtt and paho log.
         max_queued_incoming_messages : int, optional
             Bound on received messages waiting to be read; beyond it aiomqtt drops them.
+        queue_type : type of asyncio.Queue, optional
+            The queue class for received messages (one that counts what it refuses).
         """
         import aiomqtt
 
@@ -161,6 +166,7 @@ class BrokerOptions:
             logger=logger,
             tls_context=self.tls_context,
             max_queued_incoming_messages=max_queued_incoming_messages,
+            queue_type=queue_type,
         )
 
 

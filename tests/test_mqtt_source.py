@@ -17,8 +17,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from harbridge.drivers.backoff import BackoffPolicy
-from harbridge.drivers.mqtt_source import MqttSource, wildcard_level
+from harbridge.drivers.mqtt_source import MqttSource, counting_queue, wildcard_level
 from harbridge.drivers.samples import SampleBatch
+from harbridge.drivers.source import SourceCounters
 from harbridge.errors import InputError
 from harbridge.runtime.config import MqttSettings
 from harbridge.runtime.mqtt_url import BrokerOptions, broker_options, parse_mqtt_url, tls_context
@@ -169,6 +170,20 @@ def test_bad_payloads_are_counted_by_kind_and_logged_at_a_rate_limit(
     assert sum("bad_json" in line for line in logged) == 1
     assert sum("names no device" in line for line in logged) == 1
     assert len(logged) == 6
+
+
+def test_messages_refused_by_a_full_receive_queue_are_counted() -> None:
+    counters = SourceCounters()
+    queue = counting_queue(counters)(maxsize=2)
+    message = cast(aiomqtt.Message, object())
+    queue.put_nowait(message)
+    queue.put_nowait(message)
+    for _ in range(3):
+        # aiomqtt catches QueueFull, logs and drops the message; the count is ours.
+        with pytest.raises(asyncio.QueueFull):
+            queue.put_nowait(message)
+    assert counters.dropped == {"mqtt_queue": 3}
+    assert queue.qsize() == 2
 
 
 @pytest.mark.mosquitto
