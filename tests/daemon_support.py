@@ -1,10 +1,10 @@
-"""Shared parts of the daemon tests: a bundle, continuous IMU streams, ptys, MQTT helpers."""
+"""Shared parts of the daemon tests: a bundle, IMU streams, configs, logs, ptys, MQTT helpers."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,26 +26,42 @@ from tests.raw_data import CLASSES, write_raw_dataset
 
 __all__ = [
     "CHANNELS",
+    "GUARD_S",
+    "HEADER",
+    "HOP",
+    "NO_OOD",
     "RATE_HZ",
     "UNITS",
     "WINDOW",
-    "Pty",
+    "LogRecords",
     "Subscriber",
     "build_bundle",
     "bundle",
     "class_stream",
     "csv_lines",
+    "daemon_logger",
+    "mqtt_columns",
     "mqtt_config",
     "retained",
     "subscribed",
     "valid",
     "wait_until",
+    "windows_in",
+    "write_config",
 ]
 
 CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz")
 UNITS = ("m/s2",) * 3 + ("rad/s",) * 3
 RATE_HZ = 50.0
 WINDOW = 64
+HOP = WINDOW // 2
+#: what a CSV device sends first: ``t`` then ``CHANNELS``
+HEADER = ("t," + ",".join(CHANNELS) + "\n").encode()
+#: the ``asyncio.timeout`` around a daemon test, so that a hang fails instead of stalling
+GUARD_S = 30.0
+# The bundle's own OOD threshold flags many windows of these noisy test classes as
+# unknown; tests of the labels raise it so that they measure the labels.
+NO_OOD = "[postprocess]\nood_threshold = 1e9\n"
 
 
 def build_bundle(
@@ -122,12 +138,55 @@ def csv_lines(t: np.ndarray | None, values: np.ndarray) -> list[bytes]:
     return [(",".join(f"{x:.6f}" for x in row) + "\n").encode() for row in rows]
 
 
+def mqtt_columns(t: np.ndarray | None, values: np.ndarray) -> bytes:
+    """One MQTT IMU payload: a JSON object of named columns, ``t`` first when given."""
+    body: dict[str, Any] = {} if t is None else {"t": t.tolist()}
+    body |= {name: values[:, c].tolist() for c, name in enumerate(CHANNELS)}
+    return json.dumps(body).encode()
+
+
+def windows_in(samples: int) -> int:
+    """Windows of ``WINDOW`` samples every ``HOP`` in a gap-free stream of ``samples``."""
+    return (samples - WINDOW) // HOP + 1
+
+
 def mqtt_config(broker: Mosquitto, bundle: Path, sources: str, extra: str = "") -> str:
     """A daemon config publishing to ``broker`` under the prefix ``hb``."""
     return (
         f'device = "gateway"\nbundle = "{bundle}"\n{sources}\n'
         f'[mqtt]\nurl = "{broker.url}"\ntopic_prefix = "hb"\n{extra}'
     )
+
+
+def write_config(folder: Path, text: str) -> Path:
+    """``text`` saved as ``folder/harbridge.toml``; returns its path."""
+    path = folder / "harbridge.toml"
+    path.write_text(text)
+    return path
+
+
+class LogRecords(logging.Handler):
+    """A log handler that keeps every record from INFO up."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def warnings(self) -> list[str]:
+        """The messages of the records at WARNING or above."""
+        return [r.getMessage() for r in self.records if r.levelno >= logging.WARNING]
+
+
+def daemon_logger(name: str) -> tuple[logging.Logger, LogRecords]:
+    """A logger ``name`` at INFO to hand to the daemon, and the handler that keeps its records."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    records = LogRecords()
+    logger.addHandler(records)
+    return logger, records
 
 
 def valid(kind: str, payload: bytes) -> dict[str, Any]:
@@ -141,28 +200,6 @@ async def wait_until(condition: Callable[[], bool]) -> None:
     """Poll ``condition`` every 20 ms; the caller's ``asyncio.timeout`` bounds the wait."""
     while not condition():
         await asyncio.sleep(0.02)
-
-
-class Pty:
-    """A pseudo-terminal pair: the daemon opens ``port``, the test writes to the master."""
-
-    def __init__(self) -> None:
-        self.master, slave = os.openpty()
-        self.port = os.ttyname(slave)
-        os.close(slave)
-
-    async def write(self, data: bytes) -> None:
-        """Write everything, from a thread: a full pty buffer blocks until the daemon reads."""
-
-        def write_all() -> None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self.master, view) :]
-
-        await asyncio.to_thread(write_all)
-
-    def close(self) -> None:
-        os.close(self.master)
 
 
 @dataclass

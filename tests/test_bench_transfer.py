@@ -11,7 +11,9 @@ import onnxruntime as ort
 import pytest
 from numpy.testing import assert_allclose
 
-from harbridge.bench.transfer import QUICK, PrincipalComponents, softmax_video_head
+from harbridge.bench.aligners import PrincipalComponents
+from harbridge.bench.graphs import softmax_video_head
+from harbridge.bench.transfer_sizes import QUICK
 from harbridge.cli import main
 
 TABLE_1_METHODS = [

@@ -15,6 +15,7 @@ from onnx import helper
 
 from harbridge.cli import main
 from harbridge.models.onnx_graph import float_input, float_output, initializer, make_model
+from tests.bad_input_support import assert_refused, cases, rewrite
 from tests.feature_data import write_feature_dataset
 
 
@@ -23,19 +24,14 @@ def data(tmp_path: Path) -> dict[str, Path]:
     return write_feature_dataset(tmp_path / "data")
 
 
+def calibrate_args(data: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    """``harbridge calibrate`` of the feature files in ``data`` into ``out``."""
+    pairs, labeled = str(data["pairs"]), str(data["labeled"])
+    return ["calibrate", "--pairs", pairs, "--labeled", labeled, "--out", str(out), *extra]
+
+
 def calibrate(data: dict[str, Path], out: Path, *extra: str) -> int:
-    return main(
-        [
-            "calibrate",
-            "--pairs",
-            str(data["pairs"]),
-            "--labeled",
-            str(data["labeled"]),
-            "--out",
-            str(out),
-            *extra,
-        ]
-    )
+    return main(calibrate_args(data, out, *extra))
 
 
 def test_calibrate_and_evaluate_on_exact_features(data: dict[str, Path], tmp_path: Path) -> None:
@@ -133,16 +129,6 @@ def test_existing_video_head_is_reused_on_imu(data: dict[str, Path], tmp_path: P
     assert json.loads(out.read_text())["accuracy"] == pytest.approx(video_accuracy, abs=0.05)
 
 
-def rewrite(path: Path, **changes: object) -> None:
-    arrays = dict(np.load(path))
-    for key, value in changes.items():
-        if value is None:
-            del arrays[key]
-        else:
-            arrays[key] = value
-    np.savez(path, **arrays)
-
-
 def _nan_video(d: dict[str, Path]) -> None:
     video = np.load(d["pairs"])["video"].copy()
     video[3, 2] = np.nan
@@ -228,11 +214,7 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Path]], object], list[str], str]
 ]
 
 
-@pytest.mark.parametrize(
-    ("breakage", "extra", "message"),
-    [case[1:] for case in BAD_INPUTS],
-    ids=[case[0] for case in BAD_INPUTS],
-)
+@pytest.mark.parametrize(("breakage", "extra", "message"), cases(BAD_INPUTS))
 def test_bad_input_exits_2_with_one_line_and_no_output(
     data: dict[str, Path],
     tmp_path: Path,
@@ -243,11 +225,7 @@ def test_bad_input_exits_2_with_one_line_and_no_output(
 ) -> None:
     breakage(data)
     out = tmp_path / "bundle"
-    assert calibrate(data, out, *extra) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("harbridge: error: ")
-    assert message in err
-    assert not out.exists()
+    assert_refused(calibrate(data, out, *extra), capsys, message, out)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".bundle")] == []
 
 
@@ -256,18 +234,7 @@ def test_console_script_reports_bad_input_without_traceback(
 ) -> None:
     data["pairs"].write_text("not an archive")
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harbridge",
-            "calibrate",
-            "--pairs",
-            str(data["pairs"]),
-            "--labeled",
-            str(data["labeled"]),
-            "--out",
-            str(tmp_path / "b"),
-        ],
+        [sys.executable, "-m", "harbridge", *calibrate_args(data, tmp_path / "b")],
         capture_output=True,
         text=True,
         check=False,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -24,29 +23,29 @@ from harbridge.drivers.witmotion import encode_witmotion
 from harbridge.runtime.config import load_config
 from harbridge.runtime.daemon import Daemon, run_daemon
 from tests.daemon_support import (
-    CHANNELS,
+    GUARD_S,
+    HEADER,
+    HOP,
+    NO_OOD,
     RATE_HZ,
     WINDOW,
-    Pty,
     Subscriber,
     bundle,
     class_stream,
     csv_lines,
+    mqtt_columns,
     mqtt_config,
     retained,
     subscribed,
     wait_until,
+    windows_in,
+    write_config,
 )
 from tests.mosquitto import Mosquitto, mosquitto_broker
+from tests.pty_support import Pty
 
 # Exported so that pytest (and ruff) see the imported fixtures as used.
 __all__ = ["bundle", "mosquitto_broker"]
-
-GUARD_S = 30.0
-HOP = WINDOW // 2
-# The bundle's own OOD threshold flags many windows of these noisy test classes as
-# unknown; the label tests raise it so that they measure the labels.
-NO_OOD = "[postprocess]\nood_threshold = 1e9\n"
 
 
 def window_class(prediction: dict[str, Any], labels: list[str], t0: float) -> str | None:
@@ -69,12 +68,6 @@ def assert_seq_counts_up(predictions: list[dict[str, Any]]) -> None:
     assert [p["seq"] for p in predictions] == list(range(len(predictions)))
 
 
-def write_config(folder: Path, text: str) -> Path:
-    path = folder / "harbridge.toml"
-    path.write_text(text)
-    return path
-
-
 def test_serial_csv_stream_is_classified_published_and_ends_offline(
     tmp_path: Path, bundle: Path, mosquitto_broker: Mosquitto
 ) -> None:
@@ -83,7 +76,7 @@ def test_serial_csv_stream_is_classified_published_and_ends_offline(
     text = mqtt_config(mosquitto_broker, bundle, sources, NO_OOD + "[metrics]\ninterval_s = 0.3\n")
     config = load_config(write_config(tmp_path, text))
     t, values, labels = class_stream(["sway", "wave", "shake"], 6.0)
-    n_windows = (len(t) - WINDOW) // HOP + 1
+    n_windows = windows_in(len(t))
     statuses: dict[str, dict[str, Any] | None] = {}
 
     async def main() -> Subscriber:
@@ -92,8 +85,7 @@ def test_serial_csv_stream_is_classified_published_and_ends_offline(
         async with asyncio.timeout(GUARD_S), subscribed(mosquitto_broker, "hb/#") as sub:
             run = asyncio.create_task(daemon.run(stop))
             await wait_until(lambda: daemon.sources[0].counters.connected)
-            header = ("t," + ",".join(CHANNELS) + "\n").encode()
-            await pty.write(header + b"".join(csv_lines(t, values)))
+            await pty.write(HEADER + b"".join(csv_lines(t, values)))
             await wait_until(lambda: len(sub.predictions("wrist")) >= n_windows)
             await wait_until(lambda: any(m["windows"] == n_windows for m in sub.of("metrics")))
             statuses["online"] = await retained(mosquitto_broker, "hb/wrist/status")
@@ -147,17 +139,15 @@ def test_mqtt_wildcard_source_serves_two_devices(
         "wrist-1": class_stream(["sway", "shake"], 4.0, t0=100.0, seed=1),
         "wrist-2": class_stream(["wave", "sway"], 4.0, t0=7.5, seed=2),
     }
-    n_windows = (len(streams["wrist-1"][0]) - WINDOW) // HOP + 1
+    n_windows = windows_in(len(streams["wrist-1"][0]))
 
     async def publish_streams() -> None:
         async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port) as client:
             for start in range(0, len(streams["wrist-1"][0]), 25):
                 for device, (t, values, _) in streams.items():
                     chunk = slice(start, start + 25)
-                    body = {"t": t[chunk].tolist()} | {
-                        name: values[chunk, c].tolist() for c, name in enumerate(CHANNELS)
-                    }
-                    await client.publish(f"imu/{device}/raw", json.dumps(body), qos=1)
+                    payload = mqtt_columns(t[chunk], values[chunk])
+                    await client.publish(f"imu/{device}/raw", payload, qos=1)
 
     async def main() -> Subscriber:
         daemon = Daemon(config)
@@ -216,7 +206,7 @@ def test_witmotion_sensor_through_a_pty(
     sub, began, ended = asyncio.run(main())
     pty.close()
     predictions = sub.predictions("wit")
-    assert len(predictions) == (len(values) - WINDOW) // HOP + 1
+    assert len(predictions) == windows_in(len(values))
     assert_seq_counts_up(predictions)
     # Arrival stamps are shifted onto the wall clock: the windows lie within the writes.
     assert began - 0.5 <= predictions[0]["t_start"] <= predictions[-1]["t_end"] <= ended + 0.5
@@ -230,14 +220,12 @@ def test_run_daemon_entry_point_stops_on_the_event(
 ) -> None:
     recording = tmp_path / "stream.csv"
     t, values, _ = class_stream(["wave"], 3.0)
-    recording.write_bytes(
-        ("t," + ",".join(CHANNELS) + "\n").encode() + b"".join(csv_lines(t, values))
-    )
+    recording.write_bytes(HEADER + b"".join(csv_lines(t, values)))
     sources = f'[[sources]]\nkind = "replay"\npath = "{recording}"\nspeed = 0\ndevice = "rec"\n'
     config = load_config(
         write_config(tmp_path, mqtt_config(mosquitto_broker, bundle, sources, NO_OOD))
     )
-    n_windows = (len(t) - WINDOW) // HOP + 1
+    n_windows = windows_in(len(t))
 
     async def main() -> tuple[Subscriber, int]:
         stop = asyncio.Event()

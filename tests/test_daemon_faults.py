@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import signal
 import subprocess
 import sys
@@ -31,25 +30,26 @@ from harbridge.runtime.window_queue import WindowQueue
 from harbridge.runtime.windowing import Window
 from tests.daemon_support import (
     CHANNELS,
+    GUARD_S,
+    HEADER,
+    NO_OOD,
     WINDOW,
-    Pty,
     Subscriber,
     bundle,
     class_stream,
     csv_lines,
+    daemon_logger,
     mqtt_config,
     retained,
     subscribed,
     wait_until,
+    write_config,
 )
 from tests.mosquitto import Mosquitto, mosquitto_broker
+from tests.pty_support import Pty
 
 # Exported so that pytest (and ruff) see the imported fixtures as used.
 __all__ = ["bundle", "mosquitto_broker"]
-
-GUARD_S = 30.0
-NO_OOD = "[postprocess]\nood_threshold = 1e9\n"
-HEADER = ("t," + ",".join(CHANNELS) + "\n").encode()
 
 
 def recording(folder: Path, segments: list[str], seconds: float) -> Path:
@@ -57,23 +57,6 @@ def recording(folder: Path, segments: list[str], seconds: float) -> Path:
     path = folder / "stream.csv"
     t, values, _ = class_stream(segments, seconds)
     path.write_bytes(HEADER + b"".join(csv_lines(t, values)))
-    return path
-
-
-class KeepRecords(logging.Handler):
-    """A log handler that keeps every record."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-def write_config(folder: Path, text: str) -> Path:
-    path = folder / "harbridge.toml"
-    path.write_text(text)
     return path
 
 
@@ -183,10 +166,7 @@ def test_garbage_on_every_input_is_counted_and_valid_data_still_classified(
     )
     csv_stream, labels = garbage_csv(rng)
     wit_stream, n_corrupted = garbage_witmotion(rng)
-    kept = KeepRecords()
-    logger = logging.getLogger("test.faults.daemon")
-    logger.setLevel(logging.WARNING)
-    logger.addHandler(kept)
+    logger, kept = daemon_logger("test.faults.daemon")
     expected_kinds = {
         "bad_utf8", "non_finite", "too_few_columns", "line_too_long", "header",
         "bad_checksum", "resync_bytes", "bad_json", "missing_channel", "unequal_lengths",
@@ -239,7 +219,7 @@ def test_garbage_on_every_input_is_counted_and_valid_data_still_classified(
     # 100 samples; a wrong checksum costs the sample of an acceleration or rate packet.
     assert 100 - n_corrupted <= wit_samples < 100
     # Thousands of bad bytes and lines, a few log lines: one summary per metrics interval.
-    messages = [record.getMessage() for record in kept.records]
+    messages = kept.warnings()
     assert len(messages) < 40, messages
     assert any("parse errors" in message for message in messages)
 

@@ -9,7 +9,6 @@ pseudo-terminal; a WitMotion device (no timestamps) is paced in real time.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,31 +22,30 @@ from harbridge.drivers.witmotion import encode_witmotion
 from harbridge.runtime.config import load_config
 from harbridge.runtime.daemon import Daemon
 from tests.daemon_support import (
-    CHANNELS,
+    GUARD_S,
+    HEADER,
+    HOP,
+    NO_OOD,
     RATE_HZ,
     WINDOW,
-    Pty,
     Subscriber,
     bundle,
     class_stream,
     csv_lines,
+    daemon_logger,
     mqtt_config,
     subscribed,
     wait_until,
+    write_config,
 )
 from tests.mosquitto import Mosquitto, mosquitto_broker
+from tests.pty_support import Pty
 
 # Exported so that pytest (and ruff) see the imported fixtures as used.
 __all__ = ["bundle", "mosquitto_broker"]
 
-GUARD_S = 30.0
-HOP = WINDOW // 2
-HEADER = ("t," + ",".join(CHANNELS) + "\n").encode()
 STALL_S = 1.0
-SETTINGS = (
-    "[postprocess]\nood_threshold = 1e9\n[metrics]\ninterval_s = 0.2\n"
-    f"[windowing]\nstall_s = {STALL_S}\n"
-)
+SETTINGS = NO_OOD + f"[metrics]\ninterval_s = 0.2\n[windowing]\nstall_s = {STALL_S}\n"
 Stream = tuple[np.ndarray, np.ndarray, list[str]]
 
 
@@ -55,26 +53,6 @@ def windows_of(seconds: float, rate_hz: float = RATE_HZ) -> int:
     """Windows in a gap-free stretch of ``seconds`` of samples at ``rate_hz``."""
     grid = int(np.floor((round(seconds * rate_hz) - 1) / rate_hz * RATE_HZ + 1e-9)) + 1
     return (grid - WINDOW) // HOP + 1
-
-
-class Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def warnings(self) -> list[str]:
-        return [r.getMessage() for r in self.records if r.levelno >= logging.WARNING]
-
-
-def daemon_logger(name: str) -> tuple[logging.Logger, Records]:
-    logger = logging.getLogger(f"tests.edge.clock.{name}")
-    logger.setLevel(logging.INFO)
-    records = Records()
-    logger.addHandler(records)
-    return logger, records
 
 
 @dataclass
@@ -179,10 +157,10 @@ def test_clock_trouble_is_handled_counted_and_logged_at_a_bounded_rate(
     scenario = make()
     pty = Pty()
     sources = f'[[sources]]\nkind = "serial"\nport = "{pty.port}"\ndevice = "wrist"\n'
-    path = tmp_path / "harbridge.toml"
-    path.write_text(mqtt_config(mosquitto_broker, bundle, sources, SETTINGS))
-    config = load_config(path)
-    logger, records = daemon_logger(make.__name__)
+    config = load_config(
+        write_config(tmp_path, mqtt_config(mosquitto_broker, bundle, sources, SETTINGS))
+    )
+    logger, records = daemon_logger(f"tests.edge.clock.{make.__name__}")
     first_windows = windows_of(len(scenario.first[0]) / RATE_HZ)
 
     async def main() -> tuple[Subscriber, Any, list[dict[str, Any]]]:
@@ -240,12 +218,12 @@ def test_a_sensor_without_timestamps_at_half_rate_is_found_slow(
     sources = (
         f'[[sources]]\nkind = "serial"\nport = "{pty.port}"\nformat = "witmotion"\ndevice = "wit"\n'
     )
-    path = tmp_path / "harbridge.toml"
-    path.write_text(mqtt_config(mosquitto_broker, bundle, sources, SETTINGS))
-    config = load_config(path)
+    config = load_config(
+        write_config(tmp_path, mqtt_config(mosquitto_broker, bundle, sources, SETTINGS))
+    )
     _, values, _ = class_stream(["wave"], 10.0)
     slow = values[::2]  # 25 Hz
-    logger, records = daemon_logger("witmotion")
+    logger, records = daemon_logger("tests.edge.clock.witmotion")
 
     async def main() -> Any:
         daemon = Daemon(config, logger=logger)
@@ -352,10 +330,10 @@ def test_clock_watch_counts_a_stall_once_and_its_end() -> None:
 def test_stall_s_defaults_above_max_gap_s(
     tmp_path: Path, bundle: Path, windowing: str, expected: float
 ) -> None:
-    path = tmp_path / "harbridge.toml"
-    path.write_text(
+    path = write_config(
+        tmp_path,
         f'device = "pi"\nbundle = "{bundle}"\n[[sources]]\nkind = "mqtt"\ntopic = "imu/+/raw"\n'
-        f"[windowing]\n{windowing}"
+        f"[windowing]\n{windowing}",
     )
     assert load_config(path).windowing.stall_s == expected
 
@@ -363,10 +341,10 @@ def test_stall_s_defaults_above_max_gap_s(
 def test_a_stall_s_not_above_max_gap_s_is_refused(tmp_path: Path, bundle: Path) -> None:
     from harbridge.errors import InputError
 
-    path = tmp_path / "harbridge.toml"
-    path.write_text(
+    path = write_config(
+        tmp_path,
         f'device = "pi"\nbundle = "{bundle}"\n[[sources]]\nkind = "mqtt"\ntopic = "imu/+/raw"\n'
-        "[windowing]\nmax_gap_s = 1.0\nstall_s = 1.0\n"
+        "[windowing]\nmax_gap_s = 1.0\nstall_s = 1.0\n",
     )
     with pytest.raises(InputError) as info:
         load_config(path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,38 +19,26 @@ from harbridge.runtime.config import load_config
 from harbridge.runtime.daemon import Daemon
 from tests.daemon_support import (
     CHANNELS,
+    GUARD_S,
+    HEADER,
+    NO_OOD,
     RATE_HZ,
-    WINDOW,
     Subscriber,
     bundle,
     class_stream,
     csv_lines,
+    mqtt_columns,
     mqtt_config,
     subscribed,
     wait_until,
+    windows_in,
+    write_config,
 )
 from tests.mosquitto import Mosquitto, mosquitto_broker
+from tests.pty_support import Adapter
 
 # Exported so that pytest (and ruff) see the imported fixtures as used.
 __all__ = ["bundle", "mosquitto_broker"]
-
-GUARD_S = 30.0
-HOP = WINDOW // 2
-NO_OOD = "[postprocess]\nood_threshold = 1e9\n"
-HEADER = ("t," + ",".join(CHANNELS) + "\n").encode()
-
-
-def write_config(folder: Path, text: str) -> Path:
-    path = folder / "harbridge.toml"
-    path.write_text(text)
-    return path
-
-
-def columns(t: np.ndarray | None, values: np.ndarray) -> bytes:
-    """One MQTT IMU payload: named columns, ``t`` first when given."""
-    body: dict[str, Any] = {} if t is None else {"t": t.tolist()}
-    body |= {name: values[:, c].tolist() for c, name in enumerate(CHANNELS)}
-    return json.dumps(body).encode()
 
 
 def hostile_payloads() -> dict[str, bytes]:
@@ -59,12 +46,12 @@ def hostile_payloads() -> dict[str, bytes]:
     zeros = np.zeros((10_001, len(CHANNELS)))
     return {
         # 1 MB of samples (the limit is 256 KiB).
-        "payload_too_large": columns(np.arange(20_000) / RATE_HZ, np.ones((20_000, 6))),
+        "payload_too_large": mqtt_columns(np.arange(20_000) / RATE_HZ, np.ones((20_000, 6))),
         # 10 001 samples in 240 KB: small enough, but more samples than a message may hold.
         "too_many_samples": json.dumps({n: [0] * 10_001 for n in CHANNELS}).encode(),
         # 100 000 nested lists: a parser that recursed would overflow its stack.
         "bad_json": b"[" * 100_000 + b"]" * 100_000,
-        "unequal_lengths": columns(None, zeros[:3]).replace(b"[0.0, 0.0, 0.0]", b"[0.0]", 1),
+        "unequal_lengths": mqtt_columns(None, zeros[:3]).replace(b"[0.0, 0.0, 0.0]", b"[0.0]", 1),
     }
 
 
@@ -78,7 +65,7 @@ def test_oversized_and_absurd_payloads_are_refused_counted_and_the_stream_goes_o
     )
     hostile = hostile_payloads()
     t, values, _ = class_stream(["wave"], 4.0)
-    n_windows = (len(t) - WINDOW) // HOP + 1
+    n_windows = windows_in(len(t))
 
     async def main() -> tuple[Subscriber, Any]:
         daemon = Daemon(config)
@@ -88,10 +75,10 @@ def test_oversized_and_absurd_payloads_are_refused_counted_and_the_stream_goes_o
             await wait_until(lambda: daemon.sources[0].counters.connected)
             async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port) as client:
                 half = len(t) // 2
-                await client.publish("imu/wrist/raw", columns(t[:half], values[:half]), qos=1)
+                await client.publish("imu/wrist/raw", mqtt_columns(t[:half], values[:half]), qos=1)
                 for payload in hostile.values():
                     await client.publish("imu/wrist/raw", payload, qos=1)
-                await client.publish("imu/wrist/raw", columns(t[half:], values[half:]), qos=1)
+                await client.publish("imu/wrist/raw", mqtt_columns(t[half:], values[half:]), qos=1)
             await wait_until(lambda: len(sub.predictions("wrist")) >= n_windows)
             await wait_until(
                 lambda: any(hostile.keys() <= m["parse_errors"].keys() for m in sub.of("metrics"))
@@ -108,38 +95,6 @@ def test_oversized_and_absurd_payloads_are_refused_counted_and_the_stream_goes_o
     assert {p["label"] for p in predictions} == {"wave"}
 
 
-class Adapter:
-    """A USB-serial adapter stand-in: a pty pair behind a stable link (a by-id link)."""
-
-    def __init__(self, link: Path) -> None:
-        self.link = link
-        self.master: int | None = None
-
-    def plug(self) -> None:
-        master, slave = os.openpty()
-        staging = self.link.with_name(self.link.name + ".new")
-        os.symlink(os.ttyname(slave), staging)
-        os.replace(staging, self.link)
-        os.close(slave)
-        self.master = master
-
-    def unplug(self) -> None:
-        assert self.master is not None
-        os.close(self.master)
-        self.master = None
-
-    async def write(self, data: bytes) -> None:
-        master = self.master
-        assert master is not None
-
-        def write_all() -> None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(master, view) :]
-
-        await asyncio.to_thread(write_all)
-
-
 def test_serial_unplug_and_replug_resumes_predictions_without_a_restart(
     tmp_path: Path, bundle: Path, mosquitto_broker: Mosquitto
 ) -> None:
@@ -152,7 +107,7 @@ def test_serial_unplug_and_replug_resumes_predictions_without_a_restart(
     )
     before = class_stream(["sway"], 3.0)
     after = class_stream(["shake"], 3.0, t0=20.0, seed=1)
-    per_part = (len(before[0]) - WINDOW) // HOP + 1
+    per_part = windows_in(len(before[0]))
 
     async def main() -> tuple[Subscriber, Any, int]:
         daemon = Daemon(config)
@@ -179,7 +134,7 @@ def test_serial_unplug_and_replug_resumes_predictions_without_a_restart(
     try:
         sub, stats, reconnects = asyncio.run(main())
     finally:
-        if adapter.master is not None:
+        if adapter.pty is not None:
             adapter.unplug()
     predictions = sub.predictions("wrist")
     assert [p["seq"] for p in predictions] == list(range(2 * per_part))

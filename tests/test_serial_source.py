@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Coroutine
@@ -20,35 +19,11 @@ from harbridge.drivers.blocking import ReaderThread
 from harbridge.drivers.samples import SampleBatch
 from harbridge.drivers.serial_source import SerialSource, make_parser
 from harbridge.drivers.witmotion import WITMOTION_CHANNELS, encode_witmotion
+from tests.pty_support import Adapter
 
 CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz")
 FAST = BackoffPolicy(initial_s=0.02, maximum_s=0.1, healthy_s=60.0)
 GUARD_S = 10.0
-
-
-class FakeAdapter:
-    """A USB-serial adapter stand-in: a pty pair behind a stable symlink, like by-id links."""
-
-    def __init__(self, link: Path) -> None:
-        self.link = link
-        self.master: int | None = None
-
-    def plug(self) -> None:
-        master, slave = os.openpty()
-        staging = self.link.with_name(self.link.name + ".new")
-        os.symlink(os.ttyname(slave), staging)
-        os.replace(staging, self.link)
-        os.close(slave)
-        self.master = master
-
-    def unplug(self) -> None:
-        assert self.master is not None
-        os.close(self.master)
-        self.master = None
-
-    def write(self, data: bytes) -> None:
-        assert self.master is not None
-        os.write(self.master, data)
 
 
 async def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -105,7 +80,7 @@ TOLERANCE = {"csv": 0.0, "jsonl": 0.0, "witmotion": 5e-3}
 def test_samples_written_on_the_pty_arrive_as_batches(tmp_path: Path, format: str) -> None:
     rng = np.random.default_rng(1)
     values = rng.uniform(-3, 3, size=(40, 6))
-    adapter = FakeAdapter(tmp_path / "imu0")
+    adapter = Adapter(tmp_path / "imu0")
     adapter.plug()
     source = SerialSource(
         str(adapter.link), device="wrist", channels=CHANNELS, format=format, backoff=FAST
@@ -115,7 +90,7 @@ def test_samples_written_on_the_pty_arrive_as_batches(tmp_path: Path, format: st
         await wait_until(lambda: source.counters.connected, "port opened")
         data = encoded(format, values, 0.0)
         for start in range(0, len(data), 37):  # split mid-line and mid-packet
-            adapter.write(data[start : start + 37])
+            await adapter.write(data[start : start + 37])
         await wait_until(lambda: source.counters.samples >= len(values), "all samples")
 
     batches = run_with_source(source, body)
@@ -133,22 +108,22 @@ def test_samples_written_on_the_pty_arrive_as_batches(tmp_path: Path, format: st
 def test_unplug_and_replug_resumes_without_restart(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     before, after = rng.normal(size=(20, 6)), rng.normal(size=(30, 6))
-    adapter = FakeAdapter(tmp_path / "imu0")
+    adapter = Adapter(tmp_path / "imu0")
     adapter.plug()
     source = SerialSource(str(adapter.link), device="wrist", channels=CHANNELS, backoff=FAST)
 
     async def body(batches: list[SampleBatch]) -> None:
         await wait_until(lambda: source.counters.connected, "port opened")
-        adapter.write(encoded("csv", before, 0.0))
+        await adapter.write(encoded("csv", before, 0.0))
         # Half a line before the unplug must not be glued to the first bytes after it.
-        adapter.write(b"0.99,1.0,2.0")
+        await adapter.write(b"0.99,1.0,2.0")
         await wait_until(lambda: source.counters.samples == len(before), "first samples")
         adapter.unplug()
         await wait_until(lambda: not source.counters.connected, "loss noticed")
         await asyncio.sleep(0.15)  # a few failed reopen attempts while unplugged
         adapter.plug()
         await wait_until(lambda: source.counters.connected, "reopened")
-        adapter.write(b"3.0,4.0\n" + encoded("csv", after, 5.0))
+        await adapter.write(b"3.0,4.0\n" + encoded("csv", after, 5.0))
         await wait_until(lambda: source.counters.samples == len(before) + len(after), "resumed")
 
     batches = run_with_source(source, body)
@@ -160,7 +135,7 @@ def test_unplug_and_replug_resumes_without_restart(tmp_path: Path) -> None:
 
 
 def test_a_port_that_is_not_there_yet_is_waited_for(tmp_path: Path) -> None:
-    adapter = FakeAdapter(tmp_path / "imu0")
+    adapter = Adapter(tmp_path / "imu0")
     source = SerialSource(str(adapter.link), device="wrist", channels=CHANNELS, backoff=FAST)
 
     async def body(batches: list[SampleBatch]) -> None:
@@ -168,7 +143,7 @@ def test_a_port_that_is_not_there_yet_is_waited_for(tmp_path: Path) -> None:
         assert not source.counters.connected
         adapter.plug()
         await wait_until(lambda: source.counters.connected, "opened once plugged")
-        adapter.write(encoded("csv", np.ones((3, 6)), 0.0))
+        await adapter.write(encoded("csv", np.ones((3, 6)), 0.0))
         await wait_until(lambda: source.counters.samples == 3, "samples")
 
     run_with_source(source, body)
@@ -177,9 +152,9 @@ def test_a_port_that_is_not_there_yet_is_waited_for(tmp_path: Path) -> None:
 
 
 def test_relinking_the_path_to_another_device_counts_as_a_replug(tmp_path: Path) -> None:
-    adapter = FakeAdapter(tmp_path / "imu0")
+    adapter = Adapter(tmp_path / "imu0")
     adapter.plug()
-    old_master = adapter.master
+    old = adapter.pty
     source = SerialSource(
         str(adapter.link), device="wrist", channels=CHANNELS, backoff=FAST, read_timeout_s=0.05
     )
@@ -189,25 +164,25 @@ def test_relinking_the_path_to_another_device_counts_as_a_replug(tmp_path: Path)
         # The old pty stays open, so no read error: only the path check can notice.
         adapter.plug()
         await wait_until(lambda: source.counters.reconnects == 1, "moved to the new device")
-        adapter.write(encoded("csv", np.full((4, 6), 7.0), 0.0))
+        await adapter.write(encoded("csv", np.full((4, 6), 7.0), 0.0))
         await wait_until(lambda: source.counters.samples == 4, "samples from the new device")
 
     batches = run_with_source(source, body)
     adapter.unplug()
-    assert old_master is not None
-    os.close(old_master)
+    assert old is not None
+    old.close()
     assert_allclose(samples_of(batches), np.full((4, 6), 7.0), rtol=0, atol=0)
 
 
 def test_garbage_is_counted_and_the_stream_goes_on(tmp_path: Path) -> None:
-    adapter = FakeAdapter(tmp_path / "imu0")
+    adapter = Adapter(tmp_path / "imu0")
     adapter.plug()
     source = SerialSource(str(adapter.link), device="wrist", channels=CHANNELS, backoff=FAST)
 
     async def body(batches: list[SampleBatch]) -> None:
         await wait_until(lambda: source.counters.connected, "port opened")
-        adapter.write(b"t,ax,ay,az,gx,gy,gz\n1,2,3\n\xff\xfe,1\n0.1,1,2,3,4,5,nope\n")
-        adapter.write(b"0.2,1,2,3,4,5,6\n0.3,nan,2,3,4,5,6\n")
+        await adapter.write(b"t,ax,ay,az,gx,gy,gz\n1,2,3\n\xff\xfe,1\n0.1,1,2,3,4,5,nope\n")
+        await adapter.write(b"0.2,1,2,3,4,5,6\n0.3,nan,2,3,4,5,6\n")
         await wait_until(lambda: source.counters.parse.total == 4, "errors counted")
         await wait_until(lambda: source.counters.samples == 1, "good sample kept")
 

@@ -29,6 +29,7 @@ from harbridge.calibration.split import (
 )
 from harbridge.cli import main
 from harbridge.errors import InputError
+from tests.bad_input_support import assert_refused, cases, rewrite
 from tests.feature_data import write_feature_dataset
 from tests.raw_data import write_raw_dataset
 
@@ -204,16 +205,6 @@ def _shard(folder: Path, i: int) -> Path:
     return folder / f"part{i:03d}.npz"
 
 
-def _rewrite(path: Path, **changes: Any) -> None:
-    arrays = dict(np.load(path))
-    for key, value in changes.items():
-        if value is None:
-            del arrays[key]
-        else:
-            arrays[key] = value
-    np.savez(path, **arrays)
-
-
 def _remove_shards(folder: Path) -> None:
     for path in folder.glob("*.npz"):
         path.unlink()
@@ -222,23 +213,23 @@ def _remove_shards(folder: Path) -> None:
 def _nan_late(folder: Path) -> None:
     video = np.load(_shard(folder, 1))["video"].copy()
     video[-1, 3] = np.nan
-    _rewrite(_shard(folder, 1), video=video)
+    rewrite(_shard(folder, 1), video=video)
 
 
 BAD_SHARDS: list[tuple[str, Callable[[Path], object], str]] = [
     (
         "narrower video",
-        lambda f: _rewrite(_shard(f, 2), video=np.ones((1000, 5), np.float32)),
+        lambda f: rewrite(_shard(f, 2), video=np.ones((1000, 5), np.float32)),
         "part002.npz: video: has features per row: 5 but",
     ),
     (
         "no subject",
-        lambda f: _rewrite(_shard(f, 1), subject=None),
+        lambda f: rewrite(_shard(f, 1), subject=None),
         "part001.npz: subject: has a subject field: no but",
     ),
     (
         "missing imu",
-        lambda f: _rewrite(_shard(f, 2), imu_features=None),
+        lambda f: rewrite(_shard(f, 2), imu_features=None),
         "part002.npz: imu_features: missing (and no raw 'imu' windows either)",
     ),
     (
@@ -260,11 +251,7 @@ BAD_SHARDS: list[tuple[str, Callable[[Path], object], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("breakage", "message"),
-    [case[1:] for case in BAD_SHARDS],
-    ids=[case[0] for case in BAD_SHARDS],
-)
+@pytest.mark.parametrize(("breakage", "message"), cases(BAD_SHARDS))
 def test_a_bad_shard_exits_2_naming_it(
     features: dict[str, Path],
     tmp_path: Path,
@@ -275,11 +262,7 @@ def test_a_bad_shard_exits_2_naming_it(
     folder = save_shards(tmp_path / "shards", dict(np.load(features["pairs"])), [1000, 2000], "npz")
     breakage(folder)
     out = tmp_path / "bundle"
-    assert calibrate([folder], features["labeled"], out) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("harbridge: error: ")
-    assert message in err
-    assert not out.exists()
+    assert_refused(calibrate([folder], features["labeled"], out), capsys, message, out)
 
 
 def test_a_shard_directory_reads_memory_mapped_npy_fields(tmp_path: Path) -> None:

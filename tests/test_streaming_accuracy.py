@@ -42,8 +42,9 @@ from harbridge.runtime.config import load_config
 from harbridge.runtime.daemon import Daemon
 from harbridge.runtime.inference import InferenceEngine
 from harbridge.runtime.smoothing import decide
-from tests.daemon_support import Pty, Subscriber, subscribed, wait_until
+from tests.daemon_support import Subscriber, subscribed, wait_until
 from tests.mosquitto import Mosquitto, require_mosquitto
+from tests.pty_support import Pty
 
 pytestmark = [pytest.mark.mosquitto, pytest.mark.slow]
 

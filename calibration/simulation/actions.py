@@ -99,27 +99,35 @@ def _sinusoidal(
     return cycle
 
 
+def _circle(direction: float) -> Callable[[FloatArray], FloatArray]:
+    """The raised arm circling: flexion and abduction a quarter cycle apart.
+
+    ``direction`` +1 gives ``circle_cw``, −1 the same circle run the other way round.
+    """
+    return _sinusoidal(
+        [1.2, 0.25, 0.0, 0.30, 0.2], [0.45, 0.40, 0.0, 0.0, 0.0], [0, 0.25 * direction, 0, 0, 0]
+    )
+
+
+def _joints(phase: FloatArray, *angles: float | FloatArray) -> FloatArray:
+    """Joint angles of shape (n, 5) from one constant or one curve (n,) per joint."""
+    q = np.empty((phase.shape[0], 5))
+    for joint, angle in enumerate(angles):
+        q[:, joint] = angle
+    return q
+
+
 def _clap(phase: FloatArray) -> FloatArray:
     # The cube of a raised cosine closes the hands fast and opens them slowly, as a clap.
     closing = ((1.0 + np.cos(TWO_PI * phase)) / 2.0) ** 3
-    q = np.empty((phase.shape[0], 5))
-    q[:, 0] = 1.15
-    q[:, 1] = 0.45 - 0.35 * closing
-    q[:, 2] = 0.35 + 0.55 * closing
-    q[:, 3] = 1.0 - 0.15 * closing
-    q[:, 4] = 0.3
-    return q
+    return _joints(
+        phase, 1.15, 0.45 - 0.35 * closing, 0.35 + 0.55 * closing, 1.0 - 0.15 * closing, 0.3
+    )
 
 
 def _knock(phase: FloatArray) -> FloatArray:
     tap = np.exp(-(((np.mod(phase, 1.0) - 0.5) / 0.18) ** 2))
-    q = np.empty((phase.shape[0], 5))
-    q[:, 0] = 0.85 + 0.06 * tap
-    q[:, 1] = 0.25
-    q[:, 2] = 0.2
-    q[:, 3] = 1.75 - 0.35 * tap
-    q[:, 4] = -0.2
-    return q
+    return _joints(phase, 0.85 + 0.06 * tap, 0.25, 0.2, 1.75 - 0.35 * tap, -0.2)
 
 
 _ACTION_LIST = (
@@ -170,16 +178,8 @@ _ACTION_LIST = (
             ],
         ),
     ),
-    Action(
-        "circle_cw",
-        1.5,
-        _sinusoidal([1.2, 0.25, 0.0, 0.30, 0.2], [0.45, 0.40, 0.0, 0.0, 0.0], [0, 0.25, 0, 0, 0]),
-    ),
-    Action(
-        "circle_ccw",
-        1.5,
-        _sinusoidal([1.2, 0.25, 0.0, 0.30, 0.2], [0.45, 0.40, 0.0, 0.0, 0.0], [0, -0.25, 0, 0, 0]),
-    ),
+    Action("circle_cw", 1.5, _circle(+1.0)),
+    Action("circle_ccw", 1.5, _circle(-1.0)),
     Action(
         "draw_x",
         2.6,

@@ -20,13 +20,19 @@ training set and applied to the IMU latents of the test set.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Literal, Protocol, Self
+from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
+from harbridge.bench.aligners import (
+    CONTRASTIVE_LR,
+    CONTRASTIVE_TEMPERATURE,
+    Aligner,
+    CanonicalCorrelation,
+    contrastive_baseline,
+)
 from harbridge.bench.table import Cell, Column, markdown_table
 from harbridge.calibration.alignment import PerfectAlignment
 from harbridge.calibration.contrastive import ContrastiveAlignment
@@ -34,14 +40,12 @@ from harbridge.calibration.errors import AlignmentError
 from harbridge.calibration.gaussian import GaussianClassifier
 from harbridge.calibration.metrics import accuracy, cmae, macro_f1, rel_cmae
 from harbridge.calibration.nullspace import NullSpaceAlignment
-from harbridge.calibration.standardize import Standardizer, standardizer_from_moments
+from harbridge.calibration.standardize import standardizer_from_moments
 from harbridge.calibration.synthetic import SyntheticData, make_multimodal, make_split
 
 __all__ = [
     "FULL",
     "QUICK",
-    "Aligner",
-    "CanonicalCorrelation",
     "Figures",
     "Row",
     "Sizes",
@@ -56,14 +60,12 @@ __all__ = [
     "transfer_table",
 ]
 
-FloatArray = npt.NDArray[np.float64]
 Row = dict[str, Cell]
+#: covariance model of the Gaussian classifier
+Covariance = Literal["per_class", "shared"]
 
 #: rel_CMAE on training pairs below which alignment counts as perfect, per input dtype
 PERFECT_TOL = {"float64": 1e-6, "float32": 1e-5}
-#: InfoNCE temperature and Adam step size of the contrastive baseline (CLIP-like settings)
-CONTRASTIVE_TEMPERATURE = 0.1
-CONTRASTIVE_LR = 1e-2
 
 
 @dataclass(frozen=True)
@@ -143,53 +145,6 @@ QUICK = Sizes(
 )
 
 
-class Aligner(Protocol):
-    """Anything that maps raw features of modality ``m`` to a latent."""
-
-    def transform(self, m: int, X: npt.ArrayLike) -> FloatArray: ...
-
-
-class CanonicalCorrelation:
-    """scikit-learn's CCA behind the :class:`Aligner` interface.
-
-    Inputs get the same standardisation as perfect alignment, so sklearn is told not to
-    scale again and its scores are ``X̂ @ rotations``. Those scores have an arbitrary scale
-    per component; each canonical variate is divided by its standard deviation on the
-    training pairs, as canonical variates are defined (unit variance), so that CMAE
-    compares like with like.
-
-    Parameters
-    ----------
-    rank : int
-        Number of canonical components k.
-    """
-
-    def __init__(self, rank: int) -> None:
-        self.rank = rank
-
-    def fit(self, views: Sequence[FloatArray]) -> Self:
-        """Fit on paired video and IMU rows (n, d_m); raises ImportError without sklearn."""
-        # scikit-learn is an optional benchmark dependency: import it only when CCA runs.
-        from sklearn.cross_decomposition import CCA
-
-        self.standardizers_: list[Standardizer] = [
-            standardizer_from_moments(v.mean(axis=0), v.var(axis=0)) for v in views
-        ]
-        X_hat = [st.apply(v) for st, v in zip(self.standardizers_, views, strict=True)]
-        cca = CCA(n_components=self.rank, scale=False, max_iter=1000).fit(X_hat[0], X_hat[1])
-        self.rotations_: list[FloatArray] = [cca.x_rotations_, cca.y_rotations_]
-        self.variate_std_: list[FloatArray] = [
-            np.maximum((X @ R).std(axis=0), np.finfo(np.float64).tiny)
-            for X, R in zip(X_hat, self.rotations_, strict=True)
-        ]
-        return self
-
-    def transform(self, m: int, X: npt.ArrayLike) -> FloatArray:
-        """Unit-variance canonical variates of shape (n, k) of raw features (n, d_m)."""
-        variates: FloatArray = self.standardizers_[m].apply(X) @ self.rotations_[m]
-        return variates / self.variate_std_[m]
-
-
 @dataclass(frozen=True)
 class Figures:
     """How one fitted method does on one data set (see :func:`evaluate`)."""
@@ -212,7 +167,7 @@ def evaluate(
     train: SyntheticData,
     test: SyntheticData,
     n_classes: int,
-    covariance: Literal["per_class", "shared"] = "per_class",
+    covariance: Covariance = "per_class",
 ) -> Figures:
     """Alignment and transfer figures of one fitted method.
 
@@ -274,14 +229,10 @@ def _perfect(sizes: Sizes, train: SyntheticData, seed: int) -> PerfectAlignment:
 
 
 def _contrastive(sizes: Sizes, train: SyntheticData, seed: int) -> ContrastiveAlignment:
-    return ContrastiveAlignment(
-        sizes.rank,
-        temperature=CONTRASTIVE_TEMPERATURE,
-        epochs=sizes.epochs,
-        lr=CONTRASTIVE_LR,
-        batch_size=sizes.batch_size,
-        seed=seed,
-    ).fit(train.views)
+    baseline = contrastive_baseline(
+        sizes.rank, epochs=sizes.epochs, seed=seed, batch_size=sizes.batch_size
+    )
+    return baseline.fit(train.views)
 
 
 def _sweep_configs(sizes: Sizes) -> list[tuple[str, int, tuple[int, int], int]]:
@@ -445,51 +396,57 @@ def ablations(sizes: Sizes, seed: int) -> list[Row]:
         (f"noise {noisy:g}, d={sizes.dims}", noisy, sizes.dims),
     ]
     rows: list[Row] = []
-    K = sizes.n_classes
     for label, noise, dims in datasets:
         train, test = _split(sizes, noise, seed, dims)
-        pa = _perfect(sizes, train, seed)
-        rows.append(
-            {"data": label, "method": "perfect alignment", **evaluate(pa, train, test, K).row()}
-        )
-        rows.append(
-            {
-                "data": label,
-                "method": "perfect alignment, shared covariance",
-                **evaluate(pa, train, test, K, covariance="shared").row(),
-            }
-        )
-        null_space = NullSpaceAlignment(sizes.rank).fit(train.views)
-        rows.append(
-            {"data": label, "method": "null space", **evaluate(null_space, train, test, K).row()}
-        )
-        try:
-            cca = CanonicalCorrelation(sizes.rank).fit(train.views)
-        except ImportError:
-            rows.append(
-                {
-                    "data": label,
-                    "method": "CCA (scikit-learn)",
-                    "note": "skipped: scikit-learn missing (pip install 'harbridge[bench]')",
-                }
+        for method, aligner, covariance in _ablation_methods(sizes, train, seed):
+            figures = (
+                {"note": "skipped: scikit-learn missing (pip install 'harbridge[bench]')"}
+                if aligner is None
+                else evaluate(aligner, train, test, sizes.n_classes, covariance).row()
             )
-        else:
-            rows.append(
-                {
-                    "data": label,
-                    "method": "CCA (scikit-learn)",
-                    **evaluate(cca, train, test, K).row(),
-                }
-            )
-        contrastive = _contrastive(sizes, train, seed)
-        rows.append(
-            {"data": label, "method": "contrastive", **evaluate(contrastive, train, test, K).row()}
-        )
+            rows.append({"data": label, "method": method, **figures})
     return rows
+
+
+def _ablation_methods(
+    sizes: Sizes, train: SyntheticData, seed: int
+) -> Iterator[tuple[str, Aligner | None, Covariance]]:
+    """The methods of table 5, each fitted on ``train`` when its turn comes.
+
+    Yields the method's name, the fitted aligner (None for CCA without scikit-learn) and
+    the covariance model of its classifier.
+    """
+    perfect = _perfect(sizes, train, seed)
+    yield "perfect alignment", perfect, "per_class"
+    yield "perfect alignment, shared covariance", perfect, "shared"
+    yield "null space", NullSpaceAlignment(sizes.rank).fit(train.views), "per_class"
+    cca: Aligner | None
+    try:
+        cca = CanonicalCorrelation(sizes.rank).fit(train.views)
+    except ImportError:
+        cca = None
+    yield "CCA (scikit-learn)", cca, "per_class"
+    yield "contrastive", _contrastive(sizes, train, seed), "per_class"
 
 
 _SCI = ".2e"
 _ACC = ".3f"
+_NOISE = Column("noise", "noise", "g")
+#: how every table heads and formats the fields of :class:`Figures`
+_FIGURES = {
+    column.key: column
+    for column in (
+        Column("cmae_train", "CMAE train", _SCI),
+        Column("rel_cmae_train", "rel_CMAE train", _SCI),
+        Column("cmae_test", "CMAE test", _SCI),
+        Column("rel_cmae_test", "rel_CMAE test", _SCI),
+        Column("transfer", "transfer accuracy", _ACC),
+        Column("condition", "latent cond.", ".1f"),
+    )
+}
+_ALIGNMENT = [
+    _FIGURES[key] for key in ("cmae_train", "rel_cmae_train", "cmae_test", "rel_cmae_test")
+]
 
 
 def report(sizes: Sizes, seed: int) -> str:
@@ -541,12 +498,9 @@ def _alignment_table(rows: list[Row]) -> str:
 
 def _noise_table(rows: list[Row], base: str) -> str:
     columns = [
-        Column("noise", "noise", "g"),
+        _NOISE,
         Column("rank_auto", "rank auto"),
-        Column("cmae_train", "CMAE train", _SCI),
-        Column("rel_cmae_train", "rel_CMAE train", _SCI),
-        Column("cmae_test", "CMAE test", _SCI),
-        Column("rel_cmae_test", "rel_CMAE test", _SCI),
+        *_ALIGNMENT,
     ]
     notes = [
         f"{base} *noise* is the noise-to-signal ratio of every feature (std of the added "
@@ -559,14 +513,11 @@ def _noise_table(rows: list[Row], base: str) -> str:
 
 def _contrastive_table(rows: list[Row], sizes: Sizes, base: str) -> str:
     columns = [
-        Column("noise", "noise", "g"),
+        _NOISE,
         Column("method", "method"),
-        Column("cmae_train", "CMAE train", _SCI),
-        Column("rel_cmae_train", "rel_CMAE train", _SCI),
-        Column("cmae_test", "CMAE test", _SCI),
-        Column("rel_cmae_test", "rel_CMAE test", _SCI),
+        *_ALIGNMENT,
         Column("cmae_ratio", "CMAE train ÷ perfect", _SCI),
-        Column("transfer", "transfer accuracy", _ACC),
+        _FIGURES["transfer"],
     ]
     batches = max(1, sizes.n_train // sizes.batch_size)
     notes = [
@@ -585,7 +536,7 @@ def _contrastive_table(rows: list[Row], sizes: Sizes, base: str) -> str:
 
 def _transfer_table(rows: list[Row], base: str) -> str:
     columns = [
-        Column("noise", "noise", "g"),
+        _NOISE,
         Column("oracle", "oracle (true latent)", _ACC),
         Column("transfer", "transfer video→IMU", _ACC),
         Column("gap", "transfer − oracle", "+.3f"),
@@ -609,11 +560,10 @@ def _ablation_table(rows: list[Row], base: str) -> str:
     columns = [
         Column("data", "data"),
         Column("method", "method"),
-        Column("cmae_test", "CMAE test", _SCI),
-        Column("rel_cmae_train", "rel_CMAE train", _SCI),
-        Column("rel_cmae_test", "rel_CMAE test", _SCI),
-        Column("condition", "latent cond.", ".1f"),
-        Column("transfer", "transfer accuracy", _ACC),
+        *(
+            _FIGURES[key]
+            for key in ("cmae_test", "rel_cmae_train", "rel_cmae_test", "condition", "transfer")
+        ),
     ]
     if any(row.get("note") for row in rows):
         columns.append(Column("note", "note"))
