@@ -113,7 +113,8 @@ def _stat_scale(spec: ImuEncoderSpec, width: int) -> npt.NDArray[np.float64]:
     jerk, 1 for the rest (the stats come first, in :data:`TIME_STATS` order)."""
     scale = np.ones(width)
     t = spec.window
-    scale[1:3] = [1.0 / np.sqrt(t), spec.sample_rate_hz / np.sqrt(t - 1)]
+    scale[TIME_STATS.index("std")] = 1.0 / np.sqrt(t)
+    scale[TIME_STATS.index("jerk")] = spec.sample_rate_hz / np.sqrt(t - 1)
     return scale
 
 
