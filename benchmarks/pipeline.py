@@ -31,9 +31,8 @@ ROUNDS = 7
 def default_bundle(folder: Path) -> Path:
     """Simulate the default dataset and calibrate a bundle from it inside ``folder``.
 
-    Both run in a child process, as on a device, whose process never calibrates. Timed in
-    the process that had just calibrated, every call was slower (floor 9.7 against 6.9 µs,
-    pipeline 53 against 30 µs, one run each on a quiet machine).
+    Both run in a child process, as on a device, whose process never calibrates: timed in
+    the process that had just calibrated, every call was slower (the floor by about half).
     """
     data, bundle = folder / "data", folder / "bundle"
     for argv in (

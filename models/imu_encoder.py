@@ -25,7 +25,6 @@ from harbridge.models.imu_bands import spectral_operator
 from harbridge.models.imu_spec import (
     CORRELATION_ABS_FLOOR,
     CORRELATION_REL_FLOOR,
-    TIME_STATS,
     ImuEncoderSpec,
     active_bands,
     correlation_pairs,
@@ -91,31 +90,25 @@ def _signals(g: _Graph, spec: ImuEncoderSpec) -> tuple[str, int]:
     return stacked, first
 
 
-def _time_stats(g: _Graph, spec: ImuEncoderSpec, rows: str, mean: str, centred: str) -> list[str]:
-    """``[N, S, 1]`` each: mean, √Σ(x - mean)², √Σ(Δx)², min and max.
+def _time_stats(g: _Graph, spec: ImuEncoderSpec, rows: str, mean: str, squares: str) -> list[str]:
+    """``[N, S, 1]`` mean, ``[N, S, 2]`` std and jerk, ``[N, S, 1]`` min and max.
 
-    The two roots become the std and the jerk once :func:`_stat_scale` multiplies them.
+    ``squares`` is Σ(x - mean)² ``[N, S, 1]``.
     """
     t = spec.window
     later = g.op("Slice", rows, g.ints([1]), g.ints([t]), g.ints([2]))
     earlier = g.op("Slice", rows, g.ints([0]), g.ints([t - 1]), g.ints([2]))
-    return [
-        mean,
-        g.op("ReduceL2", centred, axes=[2]),
-        g.op("ReduceL2", g.op("Sub", later, earlier), axes=[2]),
-        g.op("ReduceMin", rows, axes=[2]),
-        g.op("ReduceMax", rows, axes=[2]),
-    ]
-
-
-def _stat_scale(spec: ImuEncoderSpec, width: int) -> npt.NDArray[np.float64]:
-    """``[width]`` factors of the per-signal columns: 1/√T for the std, rate/√(T-1) for the
-    jerk, 1 for the rest (the stats come first, in :data:`TIME_STATS` order)."""
-    scale = np.ones(width)
-    t = spec.window
-    scale[TIME_STATS.index("std")] = 1.0 / np.sqrt(t)
-    scale[TIME_STATS.index("jerk")] = spec.sample_rate_hz / np.sqrt(t - 1)
-    return scale
+    sums = g.op(
+        "Concat",
+        squares,
+        g.op("ReduceSumSquare", g.op("Sub", later, earlier), axes=[2]),
+        axis=2,
+    )
+    scale = g.const("stat_scale", [1.0 / t, spec.sample_rate_hz**2 / (t - 1)])
+    spreads = g.op("Sqrt", g.op("Mul", sums, scale))
+    low = g.op("ReduceMin", rows, axes=[2])
+    high = g.op("ReduceMax", rows, axes=[2])
+    return [mean, spreads, low, high]
 
 
 def _band_energies(g: _Graph, spec: ImuEncoderSpec, centred: str) -> str:
@@ -131,13 +124,13 @@ def _band_energies(g: _Graph, spec: ImuEncoderSpec, centred: str) -> str:
     return g.op("Log", g.op("Add", energy, g.const("energy_floor", spec.energy_floor)))
 
 
-def _correlations(g: _Graph, spec: ImuEncoderSpec, mean: str, centred: str) -> str:
+def _correlations(g: _Graph, spec: ImuEncoderSpec, mean: str, centred: str, squares: str) -> str:
     """``[N, P]``: regularised Pearson correlations of the triad axis pairs."""
     pairs = correlation_pairs(spec)
     t = spec.window
     floor = g.op(
         "Sum",
-        g.op("ReduceSumSquare", centred, axes=[2]),
+        squares,
         g.op("Mul", g.op("Mul", mean, mean), g.const("rel_floor", t * CORRELATION_REL_FLOOR)),
         g.const("abs_floor", t * CORRELATION_ABS_FLOOR),
     )
@@ -166,24 +159,22 @@ def build_imu_encoder(spec: ImuEncoderSpec) -> onnx.ModelProto:
     rows, first = _signals(g, spec)
     mean = g.op("ReduceMean", rows, axes=[2])
     centred = g.op("Sub", rows, mean)
+    squares = g.op("ReduceSumSquare", centred, axes=[2])
     blocks = []
     per_signal: list[str] = []
     if spec.time_stats and signal_names(spec):
-        per_signal += _time_stats(g, spec, rows, mean, centred)
+        per_signal += _time_stats(g, spec, rows, mean, squares)
     if spec.band_energy and signal_names(spec):
         per_signal.append(_band_energies(g, spec, centred))
     if per_signal:
         stats = g.op("Concat", *per_signal, axis=2) if len(per_signal) > 1 else per_signal[0]
-        if spec.time_stats:
-            width = len(TIME_STATS) + len(active_bands(spec)) * spec.band_energy
-            stats = g.op("Mul", stats, g.const("stat_scale", _stat_scale(spec, width)))
         if first:
             # Raw channels are rows only for their correlations: keep the triad norms' rows.
             end = np.iinfo(np.int64).max
             stats = g.op("Slice", stats, g.ints([first]), g.ints([end]), g.ints([1]))
         blocks.append(g.op("Flatten", stats, axis=1))
     if correlation_pairs(spec):
-        blocks.append(_correlations(g, spec, mean, centred))
+        blocks.append(_correlations(g, spec, mean, centred, squares))
     if len(blocks) > 1:
         g.op("Concat", *blocks, axis=1, out=OUTPUT_NAME)
     else:

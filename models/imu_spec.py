@@ -116,10 +116,7 @@ class ImuEncoderSpec:
     band_energy : bool
         The log band energies of every signal.
     correlation : bool
-        Correlations between the axes of every triad. Off by default: on the simulated
-        benchmark they move zero-label transfer by 0.004 while their ten graph nodes cost
-        about a fifth of a single window's inference time on the device (docs/RESULTS.md,
-        issue 3).
+        Correlations between the axes of every triad.
     energy_floor : float
         Added to band energies (squared signal units) before the log; energy far below it
         (sensor noise) no longer moves the feature.
@@ -143,7 +140,7 @@ class ImuEncoderSpec:
     magnitude: bool = True
     time_stats: bool = True
     band_energy: bool = True
-    correlation: bool = False
+    correlation: bool = True
     energy_floor: float = 1e-6
 
     def __post_init__(self) -> None:

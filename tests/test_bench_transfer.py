@@ -83,11 +83,11 @@ def test_quick_run_encoder_table_reuses_the_default_bundle(quick_output: str) ->
     found = tables(quick_output)
     methods, encoder = (found[t] for t in found)
     default = encoder[0]
-    assert default[1] == "104"
+    assert default[1] == "110"
     assert default[4] == methods[0][2]
     assert default[3] == methods[-1][2]
     features = [int(row[1]) for row in encoder]
-    assert all(f < 104 for f in features[1:])
+    assert all(f < 110 for f in features[1:])
 
 
 @pytest.mark.parametrize("seed", [0, 1])

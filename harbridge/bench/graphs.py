@@ -1,15 +1,13 @@
 """ONNX graphs the transfer benchmark hands to ``harbridge calibrate``.
 
 :func:`softmax_video_head` stands in for a user's existing video head (``--video-head``);
-:func:`ablated_encoder` is the built-in IMU encoder with feature groups switched on or
-off (``--encoder``).
+:func:`ablated_encoder` is the built-in IMU encoder with feature groups switched off
+(``--encoder``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -55,10 +53,8 @@ def softmax_video_head(
     return make_model(graph, "softmax regression over video features (benchmark video head)")
 
 
-def ablated_encoder(pairs: Pairs, switched: Mapping[str, bool]) -> onnx.ModelProto:
-    """The built-in encoder graph for ``pairs`` with feature groups switched from the defaults.
-
-    ``switched`` maps group names of :class:`ImuEncoderSpec` to True (on) or False (off).
+def ablated_encoder(pairs: Pairs, off: Sequence[str]) -> onnx.ModelProto:
+    """The built-in encoder graph for ``pairs`` with the feature groups in ``off`` switched off.
 
     Raises
     ------
@@ -71,10 +67,15 @@ def ablated_encoder(pairs: Pairs, switched: Mapping[str, bool]) -> onnx.ModelPro
         raise InputError(
             pairs.path, "imu", "the encoder ablation needs raw IMU windows, not features."
         )
-    spec = ImuEncoderSpec(
-        sample_rate_hz=pairs.imu.sample_rate_hz,
-        window=pairs.imu.windows.shape[1],
-        channels=pairs.imu.channels,
+    return build_imu_encoder(
+        ImuEncoderSpec(
+            sample_rate_hz=pairs.imu.sample_rate_hz,
+            window=pairs.imu.windows.shape[1],
+            channels=pairs.imu.channels,
+            axes="axes" not in off,
+            magnitude="magnitude" not in off,
+            time_stats="time_stats" not in off,
+            band_energy="band_energy" not in off,
+            correlation="correlation" not in off,
+        )
     )
-    groups: dict[str, Any] = dict(switched)
-    return build_imu_encoder(dataclasses.replace(spec, **groups))

@@ -121,13 +121,11 @@ def _encoder_table(rows: list[Row], data: TransferData) -> str:
         *_AGAINST_CEILING,
     ]
     notes = [
-        f"Data: {data.name}. Each row switches one feature group of `ImuEncoderSpec` from "
-        "its default; *transfer* is the bundle path of table 1 with that encoder (default "
-        "options), *ceiling* the supervised logistic regression on the same features. Every "
-        "group that is on by default earns its place in transfer accuracy, not in the ratio: "
-        "a group that carries class information raises the ceiling too. Correlations are "
-        "off by default although they may add a little: their nodes cost the device about "
-        "a fifth of a single window's inference time (docs/RESULTS.md, issue 3).",
+        f"Data: {data.name}. Each row switches one feature group of `ImuEncoderSpec` off; "
+        "*transfer* is the bundle path of table 1 with that encoder (default options), "
+        "*ceiling* the supervised logistic regression on the same features. The defaults "
+        "are the setting with the best transfer accuracy, not the best ratio: a group that "
+        "carries class information raises the ceiling too.",
     ]
     return markdown_table(
         "2. Built-in IMU encoder: feature groups against ceiling and transfer", columns, rows, notes
