@@ -21,7 +21,8 @@ Data: a latent mixture of 8 classes in k = 32 dimensions seen through two random
 maps, each feature with noise (noise-to-signal 0.5), float32; sessions of 5,000 pairs
 cycle over 100 subjects, so whole subjects are held out from 15,000 pairs on.
 
-Run: ``python benchmarks/calibration.py [--quick] [--only n|d|check|subset] [--repeats 5]``
+Run: ``python benchmarks/calibration.py [--quick] [--only n|d|check|subset] [--repeats 5]
+[--check-auto]``
 """
 
 from __future__ import annotations
@@ -294,38 +295,48 @@ def sweep_d(sizes: dict[str, Any], folder: Path, cca_budget: float) -> None:
     print()
 
 
-def floor_check(sizes: dict[str, Any], folder: Path, repeats: int, auto_budget: float) -> None:
+def floor_check(
+    sizes: dict[str, Any], folder: Path, repeats: int, auto_budget: float, with_auto: bool
+) -> None:
     """Table (c): the whole ``harbridge calibrate`` process against the floor process."""
     n = sizes["check_n"]
     pairs, labeled = _write(folder / "check", n, 256)
     print(f"### (c) The 2× check: n = {n:,} pairs of 256 + 256 float32 features\n")
     floor_name = "numpy floor: load, X.T @ X, eigh"
-    ours_name = f"harbridge calibrate --rank {LATENT}"
-    sides: dict[str, list[Run]] = {floor_name: [], ours_name: []}
-    commands = [
-        _worker("floor", pairs),
-        harbridge_cli(pairs, labeled, folder / "bundle", *GIVEN_RANK),
-    ]
-    measure(commands[0])  # the first read of the file warms the page cache
+    sides: dict[str, list[Run]] = {floor_name: []}
+    commands = {floor_name: _worker("floor", pairs)}
+    ranks = [GIVEN_RANK, ("--rank", "auto")] if with_auto else [GIVEN_RANK]
+    for rank in ranks:
+        name = f"harbridge calibrate {' '.join(rank)}"
+        sides[name] = []
+        commands[name] = harbridge_cli(pairs, labeled, folder / "bundle", *rank)
+    chosen: dict[str, set[str]] = {name: set() for name in sides}
+    measure(commands[floor_name])  # the first read of the file warms the page cache
+    loads = []
     for _ in range(repeats):
-        for runs, command in zip(sides.values(), commands, strict=True):
+        for name, command in commands.items():
             shutil.rmtree(folder / "bundle", ignore_errors=True)
-            runs.append(measure(command))
-    print("| process | runs (s) | median s | × floor | peak MB |")
-    print("| --- | --- | ---: | ---: | ---: |")
+            loads.append(os.getloadavg()[0])
+            sides[name].append(measure(command))
+            if name != floor_name:
+                chosen[name].add(_bundle_summary(folder / "bundle"))
+    print("| process | rank | runs (s) | median s | × floor | peak MB |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
     floor = statistics.median(r.seconds for r in sides[floor_name])
     for name, runs in sides.items():
         times = ", ".join(f"{r.seconds:.2f}" for r in runs)
         middle = statistics.median(r.seconds for r in runs)
         peak = max(r.peak_mb for r in runs)
-        print(f"| {name} | {times} | {middle:.2f} | {middle / floor:.2f} | {peak:,.0f} |")
+        found = ", ".join(sorted(chosen[name])) or "—"
+        print(f"| {name} | {found} | {times} | {middle:.2f} | {middle / floor:.2f} | {peak:,.0f} |")
     data_mb = n * 512 * 4 / 2**20
     print(
-        f"\nThe pairs are {data_mb:,.0f} MB. Runs interleaved (floor, harbridge, ...), after "
-        "one unmeasured floor run. Where the time of one run goes, in-process, with the "
-        "rank given and with `--rank auto` (a phase's time includes the phases it calls; "
-        "\\* the first call only — the head and the rank search solve alignments of their "
-        "own):\n"
+        f"\nThe pairs are {data_mb:,.0f} MB. Runs interleaved (one of each process in turn), "
+        "after one unmeasured floor run; 1-minute load average before each run "
+        f"{min(loads):.1f} to {max(loads):.1f} (median {statistics.median(loads):.1f}). "
+        "Where the time of one run goes, in-process, with the rank given and with "
+        "`--rank auto` (a phase's time includes the phases it calls; \\* the first call "
+        "only — the head and the rank search solve alignments of their own):\n"
     )
     phases = [("--rank 32", _phases(pairs, labeled, folder, GIVEN_RANK, None))]
     if auto_budget > 0:
@@ -364,7 +375,11 @@ PHASES = (
     ("harbridge.calibration.alignment", "PerfectAlignment._solve", "solve from the moments*"),
     ("harbridge.calibration.calibrate", "_transfer_rank", "transfer rank search (sample)"),
     ("harbridge.calibration.calibrate", "_gaussian_head", "Gaussian head (sample, labelled)"),
-    ("harbridge.calibration.report", "build_report", "report.html"),
+    (
+        "harbridge.calibration.report_process",
+        "ReportProcess.render",
+        "report.html (waiting for the helper)",
+    ),
     ("harbridge.calibration.bundle", "write_bundle", "write the bundle"),
 )
 
@@ -537,6 +552,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds for the one --rank auto run in (c); 0 skips it",
     )
     parser.add_argument(
+        "--check-auto",
+        action="store_true",
+        help="(c) also times `harbridge calibrate --rank auto`, interleaved with the others",
+    )
+    parser.add_argument(
         "--only", choices=("n", "d", "check", "subset"), help="one table instead of all"
     )
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -560,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="harbridge-bench-") as tmp:
         folder = Path(tmp)
         if args.only in (None, "check"):
-            floor_check(sizes, folder, args.repeats, args.auto_budget)
+            floor_check(sizes, folder, args.repeats, args.auto_budget, args.check_auto)
         if args.only in (None, "n"):
             sweep_n(sizes, folder, args.cca_budget)
         if args.only in (None, "d"):

@@ -15,6 +15,7 @@ import onnx
 
 from harbridge import __version__
 from harbridge.calibration.alignment import Accumulate, PerfectAlignment
+from harbridge.calibration.blas_threads import one_blas_thread
 from harbridge.calibration.bundle import SCHEMA
 from harbridge.calibration.dataset import LabeledVideo, Pairs
 from harbridge.calibration.errors import AlignmentError
@@ -109,10 +110,11 @@ def calibrate(
     try:
         alignment.fit_source(source, accumulate=options.accumulate(), progress=options.progress)
         solver_choice = alignment.rank_choice_
-        transfer = _transfer_rank(alignment, labeled, options)
-        if transfer is not None:
-            # Solved again from the moments of the one pass: the pairs are not read twice.
-            alignment = alignment.at_rank(transfer.rank)
+        with one_blas_thread():
+            transfer = _transfer_rank(alignment, labeled, options)
+            if transfer is not None:
+                # Solved again from the moments of the one pass: the pairs are not read twice.
+                alignment = alignment.at_rank(transfer.rank)
     except AlignmentError as exc:
         imu_field = "imu" if encoder.model is not None else "imu_features"
         field_name = imu_field if exc.field == "imu" else exc.field
@@ -133,15 +135,16 @@ def calibrate(
     if encoder.model is not None:
         files["imu_encoder.onnx"] = encoder.model
 
-    if labeled is not None:
-        head_manifest, head_parts = _gaussian_head(
-            alignment, labeled, options, files, alignment.sample_.subject
-        )
-        classes = labeled.class_names
-    else:
-        assert video_head is not None
-        head_manifest, head_parts = _video_head(alignment, encoder, video_head, files)
-        classes = video_head.classes
+    with one_blas_thread():
+        if labeled is not None:
+            head_manifest, head_parts = _gaussian_head(
+                alignment, labeled, options, files, alignment.sample_.subject
+            )
+            classes = labeled.class_names
+        else:
+            assert video_head is not None
+            head_manifest, head_parts = _video_head(alignment, encoder, video_head, files)
+            classes = video_head.classes
 
     files["pipeline.onnx"] = compose(
         [*encoder_part, ("imu_to_latent", files["imu_to_latent.onnx"]), *head_parts],

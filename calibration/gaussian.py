@@ -13,10 +13,14 @@ fitted on labelled video can be stated for IMU latents (see its notes).
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, Self
+import math
+from typing import Literal, Self
 
 import numpy as np
 import numpy.typing as npt
+
+from harbridge.calibration.chi_square import chi2_quantile
+from harbridge.calibration.least_squares import cross_fitted_least_squares
 
 __all__ = [
     "OOD_QUANTILE",
@@ -38,8 +42,6 @@ COVARIANCE_FLOOR = 1e-6
 MIN_SUBJECT_FOLDS = 3
 #: folds of contiguous pairs when subjects are unknown (or too few)
 BLOCK_FOLDS = 5
-#: relative cut-off of the scatter's eigenvalues in the carry's least squares
-LSTSQ_RCOND = 1e-10
 
 
 def ledoit_wolf(X_centred: FloatArray) -> tuple[FloatArray, float]:
@@ -141,8 +143,6 @@ class GaussianClassifier:
             Gaussian assumption an IMU latent of class c is ``N(μ_c, Σ_c + Σ_noise)``, so it
             is added to every class covariance.
         """
-        from scipy.stats import chi2
-
         Z = np.asarray(Z, dtype=np.float64)
         y = np.asarray(y, dtype=np.int64)
         k = Z.shape[1]
@@ -172,7 +172,7 @@ class GaussianClassifier:
             if self.priors == "empirical"
             else np.full(n_classes, 1 / n_classes)
         )
-        self.ood_threshold_ = float(np.sqrt(chi2.ppf(OOD_QUANTILE, k)))
+        self.ood_threshold_ = math.sqrt(chi2_quantile(OOD_QUANTILE, k))
         self.parameters_ = self._parameters()
         return self
 
@@ -185,14 +185,10 @@ class GaussianClassifier:
 
     def _parameters(self) -> GaussianParameters:
         k = self.means_.shape[1]
-        whiten = []
-        log_det = []
-        for cov in self.covariances_:
-            L = np.linalg.cholesky(cov)
-            whiten.append(np.linalg.inv(L))
-            log_det.append(2.0 * float(np.sum(np.log(np.diag(L)))))
-        log_norm = np.log(self.priors_) - 0.5 * np.asarray(log_det) - 0.5 * k * np.log(2 * np.pi)
-        return GaussianParameters(np.stack(whiten), self.means_, log_norm)
+        L = np.linalg.cholesky(self.covariances_)
+        log_det = 2.0 * np.sum(np.log(np.diagonal(L, axis1=1, axis2=2)), axis=1)
+        log_norm = np.log(self.priors_) - 0.5 * log_det - 0.5 * k * np.log(2 * np.pi)
+        return GaussianParameters(np.linalg.inv(L), self.means_, log_norm)
 
     def squared_mahalanobis(self, Z: npt.ArrayLike) -> FloatArray:
         """Squared Mahalanobis distance of shape (n, K) of latents ``Z`` (n, k) to every class."""
@@ -218,10 +214,10 @@ class GaussianClassifier:
 
 def squared_mahalanobis(Z: FloatArray, parameters: GaussianParameters) -> FloatArray:
     """``‖W_c (z − μ_c)‖²`` for every latent (n, k) and class, shape (n, K)."""
-    whitened = np.einsum("cij,nj->nci", parameters.whiten, Z) - np.einsum(
-        "cij,cj->ci", parameters.whiten, parameters.means
-    )
-    return np.asarray(np.sum(whitened**2, axis=2), dtype=np.float64)
+    # One matrix product per class (BLAS), where an einsum over (n, K, k, k) would not be.
+    offsets = np.einsum("cij,cj->ci", parameters.whiten, parameters.means)
+    whitened = np.matmul(Z, parameters.whiten.transpose(0, 2, 1)) - offsets[:, None, :]
+    return np.asarray(np.sum(whitened**2, axis=2).T, dtype=np.float64)
 
 
 def _logsumexp(logits: FloatArray) -> FloatArray:
@@ -232,9 +228,12 @@ def _logsumexp(logits: FloatArray) -> FloatArray:
 
 
 def cross_fit_folds(
-    n: int, subject: npt.ArrayLike | None = None, blocks: int = BLOCK_FOLDS
+    n: int,
+    subject: npt.ArrayLike | None = None,
+    blocks: int = BLOCK_FOLDS,
+    max_folds: int | None = None,
 ) -> tuple[list[IndexArray], str]:
-    """Rows of each cross-fitting fold: one fold per subject, or contiguous blocks of rows.
+    """Rows of each cross-fitting fold: whole subjects, or contiguous blocks of rows.
 
     Parameters
     ----------
@@ -247,6 +246,10 @@ def cross_fit_folds(
         Otherwise the rows are cut into this many contiguous blocks (fewer for tiny n):
         pairs are stored in recording order, and overlapping windows of one recording
         must not sit on both sides of a fold.
+    max_folds : int, optional
+        At most this many subject folds (≥ 2): with more subjects, the j-th subject in
+        sorted order goes to fold ``j mod max_folds``, so each fold still holds out
+        whole subjects. Default: one fold per subject.
 
     Returns
     -------
@@ -258,7 +261,11 @@ def cross_fit_folds(
         labels = np.asarray(subject)
         distinct = np.unique(labels)
         if distinct.size >= MIN_SUBJECT_FOLDS:
-            return [np.flatnonzero(labels == s) for s in distinct], "subject"
+            if max_folds is None or distinct.size <= max_folds:
+                return [np.flatnonzero(labels == s) for s in distinct], "subject"
+            fold_of = np.arange(distinct.size) % max_folds
+            row_fold = fold_of[np.searchsorted(distinct, labels)]
+            return [np.flatnonzero(row_fold == f) for f in range(max_folds)], "subject"
     return list(np.array_split(np.arange(n), max(min(blocks, n), 1))), "block"
 
 
@@ -315,21 +322,17 @@ class CrossModalCarry:
         folds, self.folds_ = cross_fit_folds(X.shape[0], subject)
         self.n_folds_ = len(folds)
         # Video columns scaled to unit spread: features in different units then weigh alike
-        # in the minimum-norm solution of a rank-deficient problem (constant features get 0).
+        # in the minimum-norm solution of a rank-deficient problem. Constant features get
+        # 0, as the minimum-norm solution gives them, and are left out of the solve.
         mean = X.mean(axis=0)
         spread = X.std(axis=0)
-        scale = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > 0)
-        X_hat = (X - mean) * scale
-        # Every fit on all folds but one is a sum of per-fold moments: one pass over the rows.
-        moments = [_Moments.of(X_hat[rows], Y[rows]) for rows in folds]
-        total = _Moments.total(moments)
-        B, c = total.least_squares()
+        active = spread > 0
+        scale = np.divide(1.0, spread, out=np.zeros_like(spread), where=active)
+        X_hat = (X[:, active] - mean[active]) * scale[active]
+        B = np.zeros((X.shape[1], Y.shape[1]))
+        B[active], c, residual = cross_fitted_least_squares(X_hat, Y, folds)
         self.coef_ = scale[:, None] * B
         self.intercept_ = c - (mean * scale) @ B
-        residual = np.empty_like(Y)
-        for rows, fold in zip(folds, moments, strict=True):
-            B_out, c_out = total.minus(fold).least_squares()
-            residual[rows] = Y[rows] - (X_hat[rows] @ B_out + c_out)
         residual -= residual.mean(axis=0)
         self.residual_covariance_ = residual.T @ residual / max(X.shape[0] - 1, 1)
         return self
@@ -338,52 +341,3 @@ class CrossModalCarry:
         """IMU features of shape (n, d_imu) carried from video features (n, d_video)."""
         carried: FloatArray = np.asarray(video, dtype=np.float64) @ self.coef_ + self.intercept_
         return carried
-
-
-class _Moments(NamedTuple):
-    """Number and sums of inputs ``x`` and outputs ``y`` of some rows, for least squares."""
-
-    rows: int
-    sum_x: FloatArray
-    sum_y: FloatArray
-    xx: FloatArray
-    xy: FloatArray
-
-    @classmethod
-    def of(cls, X: FloatArray, Y: FloatArray) -> _Moments:
-        return cls(X.shape[0], X.sum(axis=0), Y.sum(axis=0), X.T @ X, X.T @ Y)
-
-    @classmethod
-    def total(cls, parts: list[_Moments]) -> _Moments:
-        return cls(
-            sum(p.rows for p in parts),
-            np.sum([p.sum_x for p in parts], axis=0),
-            np.sum([p.sum_y for p in parts], axis=0),
-            np.sum([p.xx for p in parts], axis=0),
-            np.sum([p.xy for p in parts], axis=0),
-        )
-
-    def minus(self, other: _Moments) -> _Moments:
-        return _Moments(
-            self.rows - other.rows,
-            self.sum_x - other.sum_x,
-            self.sum_y - other.sum_y,
-            self.xx - other.xx,
-            self.xy - other.xy,
-        )
-
-    def least_squares(self) -> tuple[FloatArray, FloatArray]:
-        """Minimum-norm least-squares affine map ``y ≈ x B + c`` (row vectors) over these rows.
-
-        Returns
-        -------
-        B : ndarray of shape (d_in, d_out)
-        c : ndarray of shape (d_out,)
-        """
-        n = max(self.rows, 1)
-        mean_x, mean_y = self.sum_x / n, self.sum_y / n
-        scatter = self.xx - n * np.outer(mean_x, mean_x)
-        cross = self.xy - n * np.outer(mean_x, mean_y)
-        # Directions with less than LSTSQ_RCOND of the largest variance hold rounding only.
-        B = np.linalg.pinv(scatter, rcond=LSTSQ_RCOND, hermitian=True) @ cross
-        return B, mean_y - mean_x @ B

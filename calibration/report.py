@@ -33,6 +33,22 @@ HIGHLIGHTED_PAIRS = 6
 IDENTITY_DIMS = 4
 #: above this many classes the confusion cells are too small for their counts
 ANNOTATED_CLASSES = 15
+#: panel margins of the spectrum figure (12 × 4 in, two panels; 7 × 4 in, one), as
+#: fractions of the figure: room for tick labels, axis labels and titles
+SPECTRUM_MARGINS = {"left": 0.065, "right": 0.985, "bottom": 0.13, "top": 0.92, "wspace": 0.2}
+SPECTRUM_ALONE_MARGINS = {"left": 0.11, "right": 0.975, "bottom": 0.13, "top": 0.92}
+#: the latent figure (15 × 5 in): three square 3.8 in panels (left, bottom, width, height)
+#: at 0.8, 5.5 and 10.98 in from the left, 0.6 in from the bottom; the colour bar of the
+#: middle one is three quarters of its height, 0.15 in to its right
+LATENT_PANELS = (
+    (0.8 / 15, 0.12, 3.8 / 15, 0.76),
+    (5.5 / 15, 0.12, 3.8 / 15, 0.76),
+    (10.98 / 15, 0.12, 3.8 / 15, 0.76),
+)
+LATENT_COLORBAR = (9.45 / 15, 0.215, 0.18 / 15, 0.57)
+#: title height over the axes (where matplotlib puts it when nothing is above the axes);
+#: given, it spares measuring every tick label to place the title
+TITLE_Y = 1.0
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; color: #222; max-width: 1150px;
@@ -259,12 +275,18 @@ def _notes(diagnostics: Sequence[str]) -> str:
 # --- figures ---------------------------------------------------------------------------
 
 
-def _new_figure(width: float, height: float) -> Figure:
-    """A figure on its own Agg canvas: no pyplot, no display, no global backend switch."""
+def _new_figure(width: float, height: float, constrained: bool = False) -> Figure:
+    """A figure on its own Agg canvas: no pyplot, no display, no global backend switch.
+
+    The calibration figures place their panels at fixed positions (their labels are
+    numbers and fixed words): constrained layout measures every text before drawing, which
+    took half of the report's time. Only figures labelled with user text (class names)
+    use it.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None)
     FigureCanvasAgg(figure)
     return figure
 
@@ -294,7 +316,8 @@ def _spectrum_section(alignment: dict[str, Any]) -> list[str]:
         )
     rank = alignment.get("rank")
     figure = _new_figure(12 if errors else 7, 4)
-    axes = figure.subplots(1, 2 if errors else 1, squeeze=False)[0]
+    margins = SPECTRUM_MARGINS if errors else SPECTRUM_ALONE_MARGINS
+    axes = figure.subplots(1, 2 if errors else 1, squeeze=False, gridspec_kw=margins)[0]
     _plot_spectrum(axes[0], singular, rank)
     if errors:
         _plot_validation(axes[1], np.asarray(candidates), np.asarray(errors, dtype=float), rank)
@@ -328,7 +351,8 @@ def _plot_spectrum(ax: Axes, singular: FloatArray, rank: int | None) -> None:
     )
     if rank is not None:
         ax.axvline(rank, color="C3", ls="--", label=f"rank {rank}")
-    ax.set(xlabel="index", ylabel="singular value", title="Singular value spectrum")
+    ax.set(xlabel="index", ylabel="singular value")
+    ax.set_title("Singular value spectrum", y=TITLE_Y)
     ax.legend(loc="upper right")
     ax.grid(True, which="major", alpha=0.3)
 
@@ -340,7 +364,8 @@ def _plot_validation(
     if rank is not None:
         ax.axvline(rank, color="C3", ls="--", label=f"rank {rank}")
         ax.legend(loc="upper right")
-    ax.set(xlabel="candidate rank", ylabel="validation error", title="Rank selection")
+    ax.set(xlabel="candidate rank", ylabel="validation error")
+    ax.set_title("Rank selection", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
 
 
@@ -367,12 +392,12 @@ def _latent_section(latents: tuple[FloatArray, FloatArray] | None) -> list[str]:
         ]
     video, imu = latents
     figure = _new_figure(15, 5)
-    axes = figure.subplots(1, 3)
+    axes = [figure.add_axes(panel) for panel in LATENT_PANELS]
     limits = _shared_limits(_plane(video), _plane(imu))
     for ax, latent, name in zip(axes[:2], (video, imu), ("video", "IMU"), strict=True):
         points = _plot_plane(ax, latent, limits)
-        ax.set_title(f"{name} latents of the pairs")
-    figure.colorbar(points, ax=axes[1], shrink=0.75, label="pair index")
+        ax.set_title(f"{name} latents of the pairs", y=TITLE_Y)
+    figure.colorbar(points, cax=figure.add_axes(LATENT_COLORBAR), label="pair index")
     _plot_identity(axes[2], video, imu)
     caption = (
         f"{video.shape[0]} training pairs seen through the video encoder (left) and the IMU "
@@ -450,7 +475,7 @@ def _plot_identity(ax: Axes, video: FloatArray, imu: FloatArray) -> None:
     span = (low - margin, high + margin)
     ax.plot(span, span, "k--", lw=1, label="identity")
     ax.set(xlim=span, ylim=span, box_aspect=1, xlabel="video latent", ylabel="IMU latent")
-    ax.set_title("video vs IMU, per latent dimension")
+    ax.set_title("video vs IMU, per latent dimension", y=TITLE_Y)
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(True, alpha=0.3)
 
@@ -477,7 +502,7 @@ def _evaluation_section(
         [np.nan if per_class.get(c) is None else float(per_class[c]) for c in classes]
     )
     k = len(classes)
-    figure = _new_figure(13, max(5.0, 0.3 * k + 2.5))
+    figure = _new_figure(13, max(5.0, 0.3 * k + 2.5), constrained=True)
     confusion_ax, bars_ax = figure.subplots(1, 2, width_ratios=(1.3, 1))
     image = _plot_confusion(confusion_ax, counts, classes)
     figure.colorbar(image, ax=confusion_ax, shrink=0.8, label="share of true class")

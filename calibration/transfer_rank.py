@@ -8,7 +8,8 @@ without a single IMU label:
 
 the video side of every pair gets a pseudo-label from a video classifier fitted on the
 labelled video (:func:`video_pseudo_labels`). Then, for each fold of pairs (one subject at
-a time, see :func:`harbridge.calibration.gaussian.cross_fit_folds`), the alignment and the
+a time; with more than ``MAX_FOLDS`` subjects, groups of whole subjects in ``MAX_FOLDS``
+folds, see :func:`harbridge.calibration.gaussian.cross_fit_folds`), the alignment and the
 cross-modal carry are fitted on the other pairs and, for every candidate rank k, the
 noise-inflated Gaussian head is built exactly as calibration builds it and classifies the
 held-out pairs from their IMU side. Agreement with the pseudo-labels estimates the
@@ -58,6 +59,9 @@ METHOD = "transfer_agreement"
 DENSE_RANKS = 8
 #: relative step between candidate ranks above ``DENSE_RANKS``
 RANK_STEP = 1.125
+#: folds of the search: with more subjects, each fold holds out a group of whole subjects,
+#: so the search costs the same for 5 subjects as for 500
+MAX_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,8 @@ def transfer_agreement(
         Candidate ranks, each at most ``min(d_video, d_imu)`` and below the number of
         pairs outside the largest fold.
     subject : array-like of shape (n,), optional
-        Subject of each pair; folds are whole subjects when there are at least three.
+        Subject of each pair; folds are whole subjects when there are at least three,
+        grouped into ``MAX_FOLDS`` folds when there are more.
     covariance : {"per_class", "shared"}
         Covariance model of the Gaussian head.
     ridge : float
@@ -186,7 +191,7 @@ def transfer_agreement(
     y = np.asarray(labels, dtype=np.int64)
     pseudo = video_pseudo_labels(labeled_video, y, n_classes, X_video)
     groups = None if subject is None else np.asarray(subject)
-    folds, by = cross_fit_folds(X_video.shape[0], groups)
+    folds, by = cross_fit_folds(X_video.shape[0], groups, max_folds=MAX_FOLDS)
     agree = np.zeros(len(ranks))
     for held in folds:
         fit = np.ones(X_video.shape[0], dtype=bool)
@@ -248,7 +253,7 @@ def choose_transfer_rank(
     X_video = np.asarray(video)
     X_imu = np.asarray(imu)
     n, d_video, d_imu = X_video.shape[0], X_video.shape[1], X_imu.shape[1]
-    folds, _ = cross_fit_folds(n, subject)
+    folds, _ = cross_fit_folds(n, subject, max_folds=MAX_FOLDS)
     limit = min(d_video, d_imu, n - max(rows.size for rows in folds) - 1)
     tried = candidates if candidates is not None else transfer_candidates(limit)
     ranks = sorted({int(k) for k in tried if 1 <= k <= limit})
@@ -269,7 +274,14 @@ def choose_transfer_rank(
         ridge=ridge,
     )
     best = int(np.argmax(agreement))
-    held_out = "one subject at a time" if by == "subject" else "in contiguous blocks"
+    held_out = "in contiguous blocks"
+    if by == "subject":
+        subjects = np.unique(np.asarray(subject)).size
+        held_out = (
+            "one subject at a time"
+            if subjects == n_folds
+            else f"in groups of whole subjects ({subjects} subjects)"
+        )
     return TransferRankChoice(
         rank=ranks[best],
         reason=(

@@ -14,6 +14,7 @@ from harbridge.calibration.gaussian import CrossModalCarry, GaussianClassifier, 
 from harbridge.calibration.rank import RankChoice
 from harbridge.calibration.synthetic import SyntheticData, make_split
 from harbridge.calibration.transfer_rank import (
+    MAX_FOLDS,
     METHOD,
     TransferRankChoice,
     choose_transfer_rank,
@@ -63,6 +64,28 @@ def test_folds_are_subjects_or_contiguous_blocks(
         assert np.all(np.diff(rows) > 0)
         if by == "block":
             assert rows[-1] - rows[0] == rows.size - 1
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        # up to max_folds subjects: one fold each, as without a cap
+        ([4, 4, 9, 2, 9, 2], [[3, 5], [0, 1], [2, 4]]),
+        # more: the j-th subject in sorted order joins fold j mod max_folds
+        ([0, 1, 2, 3, 4, 5, 6, 0, 6], [[0, 3, 6, 7, 8], [1, 4], [2, 5]]),
+        ([10, 30, 20, 50, 40, 60], [[0, 4], [2, 3], [1, 5]]),
+    ],
+)
+def test_subject_folds_are_capped_by_grouping_whole_subjects(
+    subject: list[int], expected: list[list[int]]
+) -> None:
+    folds, by = cross_fit_folds(len(subject), subject, max_folds=3)
+    assert by == "subject"
+    assert [rows.tolist() for rows in folds] == expected
+    for rows in folds:
+        held = set(np.asarray(subject)[rows].tolist())
+        outside = set(np.delete(np.asarray(subject), rows).tolist())
+        assert not held & outside
 
 
 def test_carry_is_least_squares_with_residuals_held_out_fold_by_fold() -> None:
@@ -162,6 +185,34 @@ def test_agreement_counts_each_pair_once_per_rank() -> None:
     assert (by, n_folds) == ("subject", 4)
     counts = agreement * 600
     assert_allclose(counts, np.round(counts), atol=1e-9)
+
+
+def test_search_holds_out_groups_of_subjects_in_at_most_five_folds() -> None:
+    train, _ = noisy_split(4)
+    subject = np.repeat(np.arange(12), 50)
+    choice = choose_transfer_rank(
+        train.views[0],
+        train.views[1],
+        train.views[0],
+        train.label,
+        4,
+        subject=subject,
+        candidates=[2, 4],
+    )
+    assert (choice.folds, choice.n_folds) == ("subject", MAX_FOLDS)
+    assert "in groups of whole subjects (12 subjects) over 5 folds" in choice.reason
+    # The same as giving each pair the group of its subject: five subjects, one fold each.
+    grouped = choose_transfer_rank(
+        train.views[0],
+        train.views[1],
+        train.views[0],
+        train.label,
+        4,
+        subject=subject % MAX_FOLDS,
+        candidates=[2, 4],
+    )
+    assert "one subject at a time over 5 folds" in grouped.reason
+    assert_allclose(choice.agreement, grouped.agreement, atol=1e-12)
 
 
 def test_too_few_pairs_for_any_rank_is_refused() -> None:

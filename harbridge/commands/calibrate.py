@@ -7,7 +7,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
+
+if TYPE_CHECKING:
+    from harbridge.calibration.report_process import ReportProcess
 
 HELP = "solve the perfect alignment from paired video/IMU data and export a bundle"
 
@@ -112,6 +115,14 @@ class _ProgressLine:
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate and write the bundle atomically; print a short summary."""
+    from harbridge.calibration.report_process import ReportProcess
+
+    # Started first, so that its imports overlap this process's imports and the pass.
+    with ReportProcess() as report:
+        return _calibrate(args, report)
+
+
+def _calibrate(args: argparse.Namespace, report: ReportProcess) -> int:
     from harbridge.calibration.bundle import write_bundle
     from harbridge.calibration.calibrate import (
         REPORT_DATA,
@@ -121,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from harbridge.calibration.dataset import load_labeled
     from harbridge.calibration.imu_features import feature_source
-    from harbridge.calibration.report import build_report
     from harbridge.calibration.shards import open_pairs
     from harbridge.errors import InputError
 
@@ -180,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
-    files["report.html"] = build_report(manifest, json.loads(files[REPORT_DATA]), evaluation=None)
+    files["report.html"] = report.render(manifest, json.loads(files[REPORT_DATA]))
     write_bundle(args.out, files, manifest)
     alignment = manifest["alignment"]
     held = alignment["rel_cmae_holdout"]
