@@ -36,6 +36,8 @@ ANNOTATED_CLASSES = 15
 #: panel margins of the spectrum figure (12 × 4 in, two panels; 7 × 4 in, one), as
 #: fractions of the figure: room for tick labels, axis labels and titles
 SPECTRUM_MARGINS = {"left": 0.065, "right": 0.985, "bottom": 0.13, "top": 0.92, "wspace": 0.2}
+#: with a second y axis on the right of the rank-selection panel
+SPECTRUM_TWIN_MARGINS = {"left": 0.065, "right": 0.935, "bottom": 0.13, "top": 0.92, "wspace": 0.2}
 SPECTRUM_ALONE_MARGINS = {"left": 0.11, "right": 0.975, "bottom": 0.13, "top": 0.92}
 #: the latent figure (15 × 5 in): three square 3.8 in panels (left, bottom, width, height)
 #: at 0.8, 5.5 and 10.98 in from the left, 0.6 in from the bottom; the colour bar of the
@@ -314,13 +316,20 @@ def _spectrum_section(alignment: dict[str, Any]) -> list[str]:
         raise ValueError(
             f"rank_choice has {len(errors)} validation errors for {len(candidates)} candidate ranks"
         )
+    agreement = choice.get("transfer_agreement")
     rank = alignment.get("rank")
     figure = _new_figure(12 if errors else 7, 4)
-    margins = SPECTRUM_MARGINS if errors else SPECTRUM_ALONE_MARGINS
+    margins = SPECTRUM_ALONE_MARGINS
+    if errors:
+        margins = SPECTRUM_MARGINS if agreement is None else SPECTRUM_TWIN_MARGINS
     axes = figure.subplots(1, 2 if errors else 1, squeeze=False, gridspec_kw=margins)[0]
     _plot_spectrum(axes[0], singular, rank)
     if errors:
-        _plot_validation(axes[1], np.asarray(candidates), np.asarray(errors, dtype=float), rank)
+        # null where the solver did not try a candidate: a gap in the curve
+        error_curve = np.array([np.nan if e is None else e for e in errors], dtype=float)
+        _plot_validation(axes[1], np.asarray(candidates), error_curve, rank)
+        if agreement is not None:
+            _plot_agreement(axes[1], np.asarray(candidates), np.asarray(agreement, dtype=float))
     caption = (
         "Singular values of the stacked, standardised video and IMU features of the training "
         "pairs (log scale). The dashed line marks the chosen rank; a sharp drop right after it "
@@ -329,6 +338,12 @@ def _spectrum_section(alignment: dict[str, Any]) -> list[str]:
     if errors:
         caption += (
             " Right: cross-modal reconstruction error on validation pairs per candidate rank."
+        )
+    if errors and agreement is not None:
+        caption += (
+            " Orange, right axis: the share of held-out pairs whose IMU side the head "
+            "classifies as a video classifier classifies their video side; its maximum chose "
+            "the rank (transfer_agreement)."
         )
     return ["<h2>Alignment spectrum</h2>", _figure_html(figure, "singular value spectrum", caption)]
 
@@ -361,12 +376,23 @@ def _plot_validation(
     ax: Axes, candidates: FloatArray, errors: FloatArray, rank: int | None
 ) -> None:
     ax.plot(candidates, errors, "o-", color="C0", ms=3)
+    positive = errors[np.isfinite(errors) & (errors > 0)]
+    if positive.size and positive.max() > 100 * positive.min():
+        # A near-singular solve at a high candidate rank would flatten the rest of the curve.
+        ax.set_yscale("log")
     if rank is not None:
         ax.axvline(rank, color="C3", ls="--", label=f"rank {rank}")
         ax.legend(loc="upper right")
     ax.set(xlabel="candidate rank", ylabel="validation error")
     ax.set_title("Rank selection", y=TITLE_Y)
     ax.grid(True, alpha=0.3)
+
+
+def _plot_agreement(ax: Axes, candidates: FloatArray, agreement: FloatArray) -> None:
+    twin = ax.twinx()
+    twin.plot(candidates, agreement, "s-", color="C1", ms=3)
+    twin.set_ylabel("agreement with video", color="C1")
+    twin.tick_params(axis="y", colors="C1")
 
 
 def _paired_latents(report_data: dict[str, Any]) -> tuple[FloatArray, FloatArray] | None:

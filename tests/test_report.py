@@ -236,6 +236,24 @@ def test_figures_are_embedded_pngs(
         assert np.ptp(pixels[..., :3]) > 0.5  # drawn on, not blank
 
 
+def test_transfer_agreement_is_drawn_beside_the_validation_error() -> None:
+    """A rank chosen for transfer: its agreement curve shares the rank-selection panel, and
+    candidates the solver never tried (null validation error) leave a gap, not an error."""
+    manifest = make_manifest()
+    manifest["alignment"]["rank_choice"] = {
+        "method": "transfer_agreement",
+        "candidates": [1, 2, 3, 4],
+        "transfer_agreement": [0.41, 0.72, 0.80, 0.77],
+        "validation_error": [0.6, 0.3, None, None],
+    }
+    page = build_report(manifest, make_report_data(40, 3, 0.0, seed=7), None).decode()
+    plain = build_report(make_manifest(), make_report_data(40, 3, 0.0, seed=7), None).decode()
+    assert "its maximum chose the rank (transfer_agreement)" in page
+    assert "transfer_agreement" not in plain
+    assert png_size(pngs(page)[0])[0] == 1200
+    assert pngs(page)[0] != pngs(plain)[0]
+
+
 def test_rank_one_latents_are_drawn() -> None:
     page = build_report(make_manifest(), make_report_data(40, 1, 0.0, seed=7), None).decode()
     assert len(pngs(page)) == 2
