@@ -79,15 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch: {model_input.name: rng.normal(size=(batch, *shape)).astype(np.float32)}
             for batch in BATCHES
         }
-        # Rounds alternate the two graphs, so a change of machine load hits both alike.
+        # Every round times both graphs, so a change of machine load hits both alike.
         timings: dict[tuple[str, int], list[tuple[float, float]]] = {
-            (name, batch): [] for batch in BATCHES for name in sessions
+            (name, batch): [] for name in sessions for batch in BATCHES
         }
         for _ in range(ROUNDS):
             for (name, batch), runs in timings.items():
                 runs.append(seconds_per_call(sessions[name], feeds[batch]))
-        for name, batch in sorted(timings, key=lambda key: key[0] != "identity (floor)"):
-            cpu, wall = np.median(np.array(timings[name, batch]), axis=0)
+        for (name, batch), runs in timings.items():
+            cpu, wall = np.median(np.array(runs), axis=0)
             cells = [name, str(batch), f"{cpu * 1e6:.1f}", f"{batch / cpu:,.0f}"]
             print("| " + " | ".join([*cells, f"{wall * 1e6:.1f}"]) + " |")
         ratios = [
