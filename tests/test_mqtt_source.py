@@ -24,6 +24,7 @@ from harbridge.errors import InputError
 from harbridge.runtime.config import MqttSettings
 from harbridge.runtime.mqtt_url import BrokerOptions, broker_options, parse_mqtt_url, tls_context
 from harbridge.runtime.ratelimit import RateLimitedLog
+from tests.daemon_support import daemon_logger
 from tests.mosquitto import Mosquitto, free_port, mosquitto_broker, require_mosquitto
 from tests.pki import make_test_pki
 
@@ -33,28 +34,6 @@ __all__ = ["mosquitto_broker"]
 CHANNELS = ("ax", "ay", "az")
 FAST = BackoffPolicy(initial_s=0.02, maximum_s=0.2, healthy_s=60.0)
 GUARD_S = 15.0
-
-
-class Records(logging.Handler):
-    """Keeps every log record, for assertions on what was logged."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def messages(self, level: int = logging.WARNING) -> list[str]:
-        return [r.getMessage() for r in self.records if r.levelno >= level]
-
-
-def capture_logger(name: str) -> tuple[logging.Logger, Records]:
-    logger = logging.getLogger(f"tests.mqtt.{name}")
-    records = Records()
-    logger.addHandler(records)
-    logger.propagate = False
-    return logger, records
 
 
 def options(broker: Mosquitto) -> BrokerOptions:
@@ -134,7 +113,7 @@ def test_column_json_arrives_from_the_device_the_topic_names(
 def test_bad_payloads_are_counted_by_kind_and_logged_at_a_rate_limit(
     mosquitto_broker: Mosquitto,
 ) -> None:
-    logger, records = capture_logger("bad")
+    logger, records = daemon_logger("tests.mqtt.bad")
     source = MqttSource(
         options(mosquitto_broker), "imu/+/raw", channels=CHANNELS, backoff=FAST, logger=logger
     )
@@ -165,7 +144,7 @@ def test_bad_payloads_are_counted_by_kind_and_logged_at_a_rate_limit(
         "bad_number": 1,
     }
     assert source.counters.dropped == {"bad_topic": 1}
-    logged = records.messages()
+    logged = records.warnings()
     # One line per kind within the interval: three bad_json payloads log once.
     assert sum("bad_json" in line for line in logged) == 1
     assert sum("names no device" in line for line in logged) == 1
@@ -279,13 +258,13 @@ def test_tls_verifies_the_broker_by_default() -> None:
 
 
 def test_tls_insecure_turns_verification_off_and_says_so() -> None:
-    logger, records = capture_logger("insecure")
+    logger, records = daemon_logger("tests.mqtt.insecure")
     settings = MqttSettings(host="h", port=8883, tls=True, tls_insecure=True)
     context = tls_context(settings, logger)
     assert context is not None
     assert context.verify_mode == ssl.CERT_NONE
     assert not context.check_hostname
-    (warning,) = records.messages()
+    (warning,) = records.warnings()
     assert "NOT VERIFIED" in warning
     assert "mqtts://h:8883" in warning
 
@@ -328,7 +307,7 @@ def test_mqtts_connects_only_to_a_broker_it_can_verify(tmp_path: Path) -> None:
         f"certfile {pki['cert']}\nkeyfile {pki['key']}\n",
     )
     broker.start()
-    logger, _ = capture_logger("tls")
+    logger, _ = daemon_logger("tests.mqtt.tls")
 
     async def connects(**tls: Any) -> bool:
         settings = MqttSettings(host="127.0.0.1", port=tls_port, tls=True, **tls)
@@ -353,7 +332,7 @@ def test_mqtts_connects_only_to_a_broker_it_can_verify(tmp_path: Path) -> None:
 
 
 def test_rate_limited_log_counts_what_it_suppressed() -> None:
-    logger, records = capture_logger("ratelimit")
+    logger, records = daemon_logger("tests.mqtt.ratelimit")
     now = [0.0]
     log = RateLimitedLog(logger, interval_s=10.0, clock=lambda: now[0], max_keys=2)
     assert log.log("a", logging.WARNING, "bad %s", "x")
@@ -362,7 +341,7 @@ def test_rate_limited_log_counts_what_it_suppressed() -> None:
     assert log.log("b", logging.WARNING, "other")
     now[0] = 10.0
     assert log.log("a", logging.WARNING, "bad %s", "w")
-    assert records.messages() == ["bad x", "other", "bad w (2 similar messages suppressed)"]
+    assert records.warnings() == ["bad x", "other", "bad w (2 similar messages suppressed)"]
     log.log("c", logging.WARNING, "third key")  # forgets the oldest key, "b"
     assert log.log("b", logging.WARNING, "other")
 
@@ -393,7 +372,7 @@ class RefusingBroker(BrokerOptions):
 
 
 def test_a_subscription_the_broker_refuses_is_reported_and_retried() -> None:
-    logger, records = capture_logger("acl")
+    logger, records = daemon_logger("tests.mqtt.acl")
     source = MqttSource(
         RefusingBroker("h", 1), "imu/+/raw", channels=CHANNELS, backoff=FAST, logger=logger
     )
@@ -408,6 +387,6 @@ def test_a_subscription_the_broker_refuses_is_reported_and_retried() -> None:
 
     asyncio.run(main())
     assert not source.counters.connected
-    (message,) = records.messages()  # rate-limited: retried, logged once
+    (message,) = records.warnings()  # rate-limited: retried, logged once
     assert "refused the subscription to 'imu/+/raw'" in message
     assert "access control list" in message
