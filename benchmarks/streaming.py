@@ -22,8 +22,10 @@ as wrong. Because the offline test windows lie wholly inside a segment, the tabl
 scores only the streamed windows that lie wholly inside one, which compares like with
 like. *same label* is the share of streamed windows whose label equals the one the
 pipeline gives the recording's window at the same place: what the transport changed.
+The daemons average the last ``--smoothing`` windows' probabilities (``[postprocess]
+smoothing``); the reference row is given with and without that smoothing.
 
-Run: ``python benchmarks/streaming.py [--seed 0] [--speed 4] [--seconds S]``
+Run: ``python benchmarks/streaming.py [--seed 0] [--speed 4] [--seconds S] [--smoothing 2]``
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from harbridge.runtime.config import load_config
 from harbridge.runtime.daemon import Daemon
 from harbridge.runtime.inference import InferenceEngine
 from harbridge.runtime.listener import read_prediction
-from harbridge.runtime.smoothing import UNKNOWN, decide
+from harbridge.runtime.smoothing import UNKNOWN, Smoother, decide
 
 __all__ = [
     "Prediction",
@@ -148,11 +150,12 @@ def prepare(folder: Path, seed: int = 0) -> Prepared:
     return Prepared(data, bundle, float(offline["accuracy"]), float(offline["unknown_rate"]))
 
 
-def _config(folder: Path, bundle: Path, broker: Broker, sources: str) -> Path:
+def _config(folder: Path, bundle: Path, broker: Broker, sources: str, smoothing: int) -> Path:
     path = folder / "streaming.toml"
     path.write_text(
         f'device = "gateway"\nbundle = "{bundle}"\n{sources}\n'
         f'[mqtt]\nurl = "{broker.url}"\ntopic_prefix = "{PREFIX}"\n'
+        f"[postprocess]\nsmoothing = {smoothing}\n"
     )
     return path
 
@@ -245,7 +248,13 @@ def _recording_clock(received: list[tuple[dict[str, Any], float]]) -> list[Predi
 
 
 async def stream_csv_pty(
-    folder: Path, bundle: Path, broker: Broker, recording: Recording, speed: float
+    folder: Path,
+    bundle: Path,
+    broker: Broker,
+    recording: Recording,
+    *,
+    speed: float,
+    smoothing: int,
 ) -> list[Prediction]:
     """Stream ``recording`` as serial CSV with ``t`` into a pty read by a daemon.
 
@@ -278,7 +287,7 @@ async def stream_csv_pty(
 
     try:
         _, received = await _run_daemon(
-            _config(folder, bundle, broker, sources),
+            _config(folder, bundle, broker, sources, smoothing),
             broker,
             feed,
             _n_windows(recording.t.size, spec),
@@ -289,7 +298,7 @@ async def stream_csv_pty(
 
 
 async def stream_witmotion_pty(
-    folder: Path, bundle: Path, broker: Broker, recording: Recording
+    folder: Path, bundle: Path, broker: Broker, recording: Recording, *, smoothing: int
 ) -> list[Prediction]:
     """Stream ``recording`` in real time as WitMotion packets into a pty read by a daemon.
 
@@ -317,7 +326,7 @@ async def stream_witmotion_pty(
 
     try:
         daemon, received = await _run_daemon(
-            _config(folder, bundle, broker, sources),
+            _config(folder, bundle, broker, sources, smoothing),
             broker,
             feed,
             _n_windows(recording.t.size, spec),
@@ -334,7 +343,13 @@ async def stream_witmotion_pty(
 
 
 async def stream_mqtt(
-    folder: Path, bundle: Path, broker: Broker, recording: Recording, speed: float
+    folder: Path,
+    bundle: Path,
+    broker: Broker,
+    recording: Recording,
+    *,
+    speed: float,
+    smoothing: int,
 ) -> list[Prediction]:
     """Publish ``recording`` as column JSON with ``t`` to ``imu/<device>/raw``, read by a
     daemon subscribed to ``imu/+/raw``; ``speed`` as in :func:`stream_csv_pty`."""
@@ -352,7 +367,7 @@ async def stream_mqtt(
             await _paced(recording.t, speed, send, MQTT_BATCH)
 
     _, received = await _run_daemon(
-        _config(folder, bundle, broker, sources),
+        _config(folder, bundle, broker, sources, smoothing),
         broker,
         feed,
         _n_windows(recording.t.size, spec),
@@ -361,10 +376,11 @@ async def stream_mqtt(
 
 
 def reference_labels(
-    bundle: Path, recording: Recording, predictions: Sequence[Prediction]
+    bundle: Path, recording: Recording, predictions: Sequence[Prediction], smoothing: int
 ) -> list[str]:
     """The label the pipeline gives the recording's window starting where each prediction
-    starts (nearest sample), decided with the bundle's OOD threshold."""
+    starts (nearest sample), the probabilities averaged over the last ``smoothing`` of those
+    windows as the daemon does, decided with the bundle's OOD threshold."""
     spec = load_bundle_spec(bundle)
     values = np.column_stack([recording.channels[c] for c in spec.channels]).astype(np.float32)
     period = 1.0 / spec.rate_hz
@@ -374,8 +390,9 @@ def reference_labels(
         return []
     windows = values[starts[:, None] + np.arange(spec.window)]
     probs, _, ood = InferenceEngine(bundle).run_batch(windows)
+    smoother = Smoother(smoothing)
     return [
-        decide(p, float(o), spec.classes, 0.0, spec.ood_threshold).label
+        decide(smoother.update(p), float(o), spec.classes, 0.0, spec.ood_threshold).label
         for p, o in zip(probs, ood, strict=True)
     ]
 
@@ -425,6 +442,7 @@ def score(predictions: Sequence[Prediction], segments: Sequence[Segment]) -> Str
 def _row(
     path: str,
     speed: str,
+    smoothing: int,
     *,
     result: StreamScore,
     offline: float,
@@ -434,6 +452,7 @@ def _row(
     return {
         "path": path,
         "speed": speed,
+        "smoothing": smoothing,
         "windows": result.windows,
         "scored": result.scored,
         "unknown": result.unknown,
@@ -450,6 +469,7 @@ def _row(
 COLUMNS = (
     Column("path", "path"),
     Column("speed", "speed"),
+    Column("smoothing", "smoothing", "d"),
     Column("windows", "windows", "d"),
     Column("scored", "scored (≥ ½ in a segment)", "d"),
     Column("unknown", "of them unknown", "d"),
@@ -464,58 +484,65 @@ COLUMNS = (
 
 
 async def _measure(
-    prepared: Prepared, recording: Recording, folder: Path, speed: float
+    prepared: Prepared, recording: Recording, folder: Path, speed: float, smoothing: int
 ) -> list[dict[str, Cell]]:
     segments = load_segments(prepared.data / "stream_segments.csv")
     offline = prepared.offline_accuracy
     spec = load_bundle_spec(prepared.bundle)
     period = 1.0 / spec.rate_hz
     starts = recording.t[0] + np.arange(_n_windows(recording.t.size, spec)) * spec.hop * period
-    reference = [Prediction(t, t + spec.window * period, "", 0.0) for t in starts]
-    reference = [
-        p._replace(label=label)
-        for p, label in zip(
-            reference, reference_labels(prepared.bundle, recording, reference), strict=True
-        )
-    ]
+    windows = [Prediction(t, t + spec.window * period, "", 0.0) for t in starts]
     rows: list[dict[str, Cell]] = [
-        {"path": "offline: harbridge evaluate, test_imu.npz", "accuracy": offline, "ratio": 1.0},
-        _row(
-            "the recording's windows, no transport",
-            "-",
-            result=score(reference, segments),
-            offline=offline,
-            same_label=1.0,
-            latency=[],
-        ),
+        {"path": "offline: harbridge evaluate, test_imu.npz", "accuracy": offline, "ratio": 1.0}
     ]
+    for averaged in sorted({1, smoothing}):
+        labels = reference_labels(prepared.bundle, recording, windows, averaged)
+        reference = [p._replace(label=label) for p, label in zip(windows, labels, strict=True)]
+        rows.append(
+            _row(
+                "the recording's windows, no transport",
+                "-",
+                averaged,
+                result=score(reference, segments),
+                offline=offline,
+                same_label=1.0,
+                latency=[],
+            )
+        )
     runs: list[tuple[str, str, Callable[[Broker], Awaitable[list[Prediction]]]]] = [
         (
             "pty, serial CSV with t",
             f"{speed:g}×",
-            lambda b: stream_csv_pty(folder, prepared.bundle, b, recording, speed),
+            lambda b: stream_csv_pty(
+                folder, prepared.bundle, b, recording, speed=speed, smoothing=smoothing
+            ),
         ),
         (
             "pty, WitMotion binary (no t)",
             "1× (real time)",
-            lambda b: stream_witmotion_pty(folder, prepared.bundle, b, recording),
+            lambda b: stream_witmotion_pty(
+                folder, prepared.bundle, b, recording, smoothing=smoothing
+            ),
         ),
         (
             "MQTT, column JSON with t",
             f"{speed:g}×",
-            lambda b: stream_mqtt(folder, prepared.bundle, b, recording, speed),
+            lambda b: stream_mqtt(
+                folder, prepared.bundle, b, recording, speed=speed, smoothing=smoothing
+            ),
         ),
     ]
     with mosquitto(folder / "mosquitto") as broker:
         for path, speed_text, run in runs:
             predictions = await run(broker)
-            labels = reference_labels(prepared.bundle, recording, predictions)
+            labels = reference_labels(prepared.bundle, recording, predictions, smoothing)
             same = float(np.mean([p.label == r for p, r in zip(predictions, labels, strict=True)]))
             latency = [p.latency_ms for p in predictions]
             rows.append(
                 _row(
                     path,
                     speed_text,
+                    smoothing,
                     result=score(predictions, segments),
                     offline=offline,
                     same_label=same,
@@ -540,6 +567,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--speed", type=float, default=4.0, help="× real time of the timed streams (default 4)"
     )
     parser.add_argument("--seconds", type=float, help="stream only the first SECONDS of stream.csv")
+    parser.add_argument(
+        "--smoothing",
+        type=int,
+        default=2,
+        help="the daemon's [postprocess] smoothing: mean of the last N windows (default 2)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as scratch:
@@ -549,7 +582,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         recording = _stretch(
             load_recording(prepared.data / "stream.csv", spec.channels), args.seconds
         )
-        rows = asyncio.run(_measure(prepared, recording, folder, args.speed))
+        rows = asyncio.run(_measure(prepared, recording, folder, args.speed, args.smoothing))
     duration = recording.t[-1] - recording.t[0]
     notes = [
         f"Seed {args.seed}: `harbridge simulate`, `harbridge calibrate` with default options; "

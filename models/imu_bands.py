@@ -18,7 +18,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["band_fractions", "hann_window", "periodogram_scale", "spectral_operator"]
+__all__ = [
+    "band_fractions",
+    "derivative_gain",
+    "hann_window",
+    "periodogram_scale",
+    "spectral_operator",
+    "union_cover",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -81,10 +88,54 @@ def band_fractions(
     return fractions
 
 
+def union_cover(
+    sample_rate_hz: float, window: int, bands_hz: tuple[tuple[float, float], ...]
+) -> FloatArray:
+    """Fraction of each bin's cell that lies inside at least one band.
+
+    Overlapping bands are merged first, so a frequency counts once however many bands hold it.
+
+    Returns
+    -------
+    ndarray of shape (window // 2 + 1,)
+        Entries in [0, 1]; never below a band's own fraction of the same bin.
+    """
+    merged: list[tuple[float, float]] = []
+    for lo, hi in sorted(bands_hz):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    cover: FloatArray = band_fractions(sample_rate_hz, window, tuple(merged)).sum(axis=1)
+    return cover
+
+
+def derivative_gain(sample_rate_hz: float, window: int) -> FloatArray:
+    """Power gain of the first difference times the rate, ``(2 sin(π k / T) · rate)²``, per bin.
+
+    A bin's power times its gain is the power of the signal's derivative (units/s)² at that
+    bin, as the first difference estimates it sample to sample.
+
+    Returns
+    -------
+    ndarray of shape (window // 2 + 1,)
+    """
+    k = np.arange(window // 2 + 1, dtype=np.float64)
+    gain: FloatArray = (2.0 * np.sin(np.pi * k / window) * sample_rate_hz) ** 2
+    return gain
+
+
 def spectral_operator(
     sample_rate_hz: float, window: int, bands_hz: tuple[tuple[float, float], ...]
 ) -> tuple[FloatArray, FloatArray]:
-    """Band energies as two matrices: ``E = ((x B) ** 2) P`` for centred windows x.
+    """The spectral features as two matrices: coefficients ``C = x B`` of centred windows x,
+    then ``((x B) ** 2) P``.
+
+    The columns of B are the Hann-tapered cosines and sines of the bins the bands use, each
+    scaled by the square root of its bin's weight w_k = periodogram scale × union cover
+    (:func:`periodogram_scale`, :func:`union_cover`). Then ``Σ_columns C²`` is the signal's
+    mean square over the bands' frequencies, and ``C_a · C_b`` of two signals their
+    cross-power over the same frequencies.
 
     Only bins that some band uses get columns, so high sample rates with bands that stop at
     20 Hz cost few columns.
@@ -98,18 +149,24 @@ def spectral_operator(
     Returns
     -------
     basis : ndarray of shape (window, n_columns)
-        Hann-tapered cosines and sines of the used bins (no sine at DC and Nyquist, where it
-        is zero).
-    pooling : ndarray of shape (n_columns, n_bands)
-        Periodogram scale times band fraction of each column's bin.
+        Scaled, tapered cosines and sines of the used bins (no sine at DC and Nyquist, where
+        it is zero).
+    pooling : ndarray of shape (n_columns, 2 + n_bands)
+        From squared coefficients to: the mean square over the bands (column 0), the mean
+        square of the derivative over the bands (column 1, see :func:`derivative_gain`), and
+        each band's mean square (the band's fraction of the bin over the union's).
     """
-    weights = periodogram_scale(window)[:, None] * band_fractions(sample_rate_hz, window, bands_hz)
-    bins = np.flatnonzero(weights.any(axis=1))
+    cover = union_cover(sample_rate_hz, window, bands_hz)
+    bins = np.flatnonzero(cover > 0.0)
     sine_bins = bins[(bins > 0) & (2 * bins != window)]
+    columns = np.concatenate([bins, sine_bins])
     t = np.arange(window, dtype=np.float64)[:, None]
     taper = hann_window(window)[:, None]
-    cosines = taper * np.cos(2.0 * np.pi * t * bins / window)
-    sines = taper * np.sin(2.0 * np.pi * t * sine_bins / window)
-    basis = np.concatenate([cosines, sines], axis=1)
-    pooling = weights[np.concatenate([bins, sine_bins])]
+    cosines = np.cos(2.0 * np.pi * t * bins / window)
+    sines = np.sin(2.0 * np.pi * t * sine_bins / window)
+    weight = periodogram_scale(window) * cover
+    basis = taper * np.concatenate([cosines, sines], axis=1) * np.sqrt(weight[columns])
+    band_share = band_fractions(sample_rate_hz, window, bands_hz)[columns] / cover[columns, None]
+    gain = derivative_gain(sample_rate_hz, window)[columns]
+    pooling = np.column_stack([np.ones(len(columns)), gain, band_share])
     return basis, pooling

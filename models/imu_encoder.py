@@ -5,9 +5,11 @@ equal to the numpy twin :func:`harbridge.models.imu_features.encode_imu` to 1e-5
 runs this same graph, so what the device computes is what calibration aligned.
 
 Layout of the computation: triad norms are one MatMul over the squared channels; all signals
-are then laid out as rows ``[N, S, T]``; band energies are a MatMul with a Hann-tapered DFT
-basis, a square and a MatMul with the band-pooling matrix (few, large kernels, fast on one
-core); time statistics and correlations are reductions over T.
+are then laid out as rows ``[N, S, T]`` and centred. One MatMul with a Hann-tapered DFT basis
+gives every signal's spectral coefficients; squared and pooled by a second MatMul they give
+all the log mean squares at once; normalised, their Gram matrix holds the correlations. At one
+window a call, onnxruntime's cost follows the number of nodes more than their arithmetic, so
+the graph is a few large kernels (23 nodes for six channels).
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from onnx import helper
 
 from harbridge.models.imu_bands import spectral_operator
 from harbridge.models.imu_spec import (
-    CORRELATION_ABS_FLOOR,
-    CORRELATION_REL_FLOOR,
+    CORRELATION_FLOOR,
     ImuEncoderSpec,
     active_bands,
     correlation_pairs,
@@ -90,54 +91,47 @@ def _signals(g: _Graph, spec: ImuEncoderSpec) -> tuple[str, int]:
     return stacked, first
 
 
-def _time_stats(g: _Graph, spec: ImuEncoderSpec, rows: str, mean: str, squares: str) -> list[str]:
-    """``[N, S, 1]`` mean, ``[N, S, 2]`` std and jerk, ``[N, S, 1]`` min and max.
+def _coefficients(g: _Graph, spec: ImuEncoderSpec, centred: str, n_rows: int) -> tuple[str, str]:
+    """``[N, S, K]`` spectral coefficients of the centred rows, and the pooling matrix name.
 
-    ``squares`` is Σ(x - mean)² ``[N, S, 1]``.
+    With correlations, S more columns carry ``√α`` on the row's own column: they add α to each
+    row's squared norm and nothing to the cross-products (see
+    :data:`~harbridge.models.imu_spec.CORRELATION_FLOOR`); the pooling ignores them.
     """
-    t = spec.window
-    later = g.op("Slice", rows, g.ints([1]), g.ints([t]), g.ints([2]))
-    earlier = g.op("Slice", rows, g.ints([0]), g.ints([t - 1]), g.ints([2]))
-    sums = g.op(
-        "Concat",
-        squares,
-        g.op("ReduceSumSquare", g.op("Sub", later, earlier), axes=[2]),
-        axis=2,
-    )
-    scale = g.const("stat_scale", [1.0 / t, spec.sample_rate_hz**2 / (t - 1)])
-    spreads = g.op("Sqrt", g.op("Mul", sums, scale))
-    low = g.op("ReduceMin", rows, axes=[2])
-    high = g.op("ReduceMax", rows, axes=[2])
-    return [mean, spreads, low, high]
-
-
-def _band_energies(g: _Graph, spec: ImuEncoderSpec, centred: str) -> str:
-    """``[N, S, B]``: log band energies of the centred rows."""
     basis, pooling = spectral_operator(spec.sample_rate_hz, spec.window, active_bands(spec))
     # The rows are centred with a float32 mean that is off by ~1e-7 of the sensor offset; the
     # Hann taper would spread that constant over bins 0 and 1 and swamp a quiet lowest band.
     # Basis columns with zero sum ((I - 11ᵀ/T) B) are blind to it, at no cost.
-    blind_to_constants = basis - basis.mean(axis=0)
-    coefficients = g.op("MatMul", centred, g.const("dft_basis", blind_to_constants))
+    basis = basis - basis.mean(axis=0)
+    if not correlation_pairs(spec):
+        coefficients = g.op("MatMul", centred, g.const("dft_basis", basis))
+        return coefficients, g.const("pooling", pooling)
+    n_columns = basis.shape[1]
+    floor = np.zeros((n_rows, n_columns + n_rows))
+    floor[:, n_columns:] = np.sqrt(CORRELATION_FLOOR) * np.eye(n_rows)
+    padded = np.pad(basis, ((0, 0), (0, n_rows)))
+    coefficients = g.op(
+        "Add",
+        g.op("MatMul", centred, g.const("dft_basis", padded)),
+        g.const("correlation_floor", floor),
+    )
+    return coefficients, g.const("pooling", np.pad(pooling, ((0, n_rows), (0, 0))))
+
+
+def _spectral_stats(g: _Graph, spec: ImuEncoderSpec, coefficients: str, pooling: str) -> str:
+    """``[N, S, 2 + B]``: log mean squares over the bands, of the derivative, per band."""
     power = g.op("Mul", coefficients, coefficients)
-    energy = g.op("MatMul", power, g.const("band_pooling", pooling))
+    energy = g.op("MatMul", power, pooling)
     return g.op("Log", g.op("Add", energy, g.const("energy_floor", spec.energy_floor)))
 
 
-def _correlations(g: _Graph, spec: ImuEncoderSpec, mean: str, centred: str, squares: str) -> str:
-    """``[N, P]``: regularised Pearson correlations of the triad axis pairs."""
-    pairs = correlation_pairs(spec)
-    t = spec.window
-    floor = g.op(
-        "Sum",
-        squares,
-        g.op("Mul", g.op("Mul", mean, mean), g.const("rel_floor", t * CORRELATION_REL_FLOOR)),
-        g.const("abs_floor", t * CORRELATION_ABS_FLOOR),
-    )
-    normalised = g.op("Mul", centred, g.op("Pow", floor, g.const("minus_half", -0.5)))
-    first = g.op("Gather", normalised, g.ints([a for a, _ in pairs]), axis=1)
-    second = g.op("Gather", normalised, g.ints([b for _, b in pairs]), axis=1)
-    return g.op("ReduceSum", g.op("Mul", first, second), g.ints([2]), keepdims=0)
+def _correlations(g: _Graph, spec: ImuEncoderSpec, coefficients: str, n_rows: int) -> str:
+    """``[N, P]``: correlations of the triad axis pairs, from the normalised rows' Gram."""
+    unit = g.op("LpNormalization", coefficients, axis=2, p=2)
+    gram = g.op("MatMul", unit, g.op("Transpose", unit, perm=[0, 2, 1]))
+    flat = g.op("Reshape", gram, g.ints([0, n_rows * n_rows]))
+    pairs = [a * n_rows + b for a, b in correlation_pairs(spec)]
+    return g.op("Gather", flat, g.ints(pairs), axis=1)
 
 
 def build_imu_encoder(spec: ImuEncoderSpec) -> onnx.ModelProto:
@@ -157,15 +151,18 @@ def build_imu_encoder(spec: ImuEncoderSpec) -> onnx.ModelProto:
     """
     g = _Graph()
     rows, first = _signals(g, spec)
+    n_rows = first + len(signal_names(spec))
     mean = g.op("ReduceMean", rows, axes=[2])
-    centred = g.op("Sub", rows, mean)
-    squares = g.op("ReduceSumSquare", centred, axes=[2])
-    blocks = []
     per_signal: list[str] = []
     if spec.time_stats and signal_names(spec):
-        per_signal += _time_stats(g, spec, rows, mean, squares)
-    if spec.band_energy and signal_names(spec):
-        per_signal.append(_band_energies(g, spec, centred))
+        per_signal += [mean, g.op("ReduceMin", rows, axes=[2]), g.op("ReduceMax", rows, axes=[2])]
+    blocks = []
+    spectral = spec.band_energy and signal_names(spec)
+    if spectral or correlation_pairs(spec):
+        centred = g.op("Sub", rows, mean)
+        coefficients, pooling = _coefficients(g, spec, centred, n_rows)
+        if spectral:
+            per_signal.append(_spectral_stats(g, spec, coefficients, pooling))
     if per_signal:
         stats = g.op("Concat", *per_signal, axis=2) if len(per_signal) > 1 else per_signal[0]
         if first:
@@ -174,7 +171,7 @@ def build_imu_encoder(spec: ImuEncoderSpec) -> onnx.ModelProto:
             stats = g.op("Slice", stats, g.ints([first]), g.ints([end]), g.ints([1]))
         blocks.append(g.op("Flatten", stats, axis=1))
     if correlation_pairs(spec):
-        blocks.append(_correlations(g, spec, mean, centred, squares))
+        blocks.append(_correlations(g, spec, coefficients, n_rows))
     if len(blocks) > 1:
         g.op("Concat", *blocks, axis=1, out=OUTPUT_NAME)
     else:

@@ -8,12 +8,17 @@ count and order depend only on the spec.
 
 Features, in output order:
 
-1. Per signal, signal-major: the time statistics ``mean``, ``std``, ``jerk`` (RMS of the first
-   difference times the sample rate, in units/s), ``min``, ``max``; then one log band energy
-   ``band_<lo>-<hi>Hz`` per active band. Signals are the raw channels (group ``axes``), then the
-   Euclidean norm of every complete triad (group ``magnitude``: ``acc_mag``, ``gyro_mag``), which
-   does not change when the sensor is worn rotated.
-2. Pearson correlations ``corr.<a>_<b>`` between the axes of each triad (group ``correlation``).
+1. Per signal, signal-major: the time statistics ``mean``, ``min``, ``max`` (group
+   ``time_stats``); then, from the Hann-windowed periodogram of the centred window over the
+   frequencies the bands cover (group ``band_energy``), the log mean square ``energy``, the
+   log mean square of the derivative ``jerk_energy`` ((units/s)², the first difference times
+   the rate) and one log mean square ``band_<lo>-<hi>Hz`` per active band. Signals are the raw
+   channels (group ``axes``), then the Euclidean norm of every complete triad (group
+   ``magnitude``: ``acc_mag``, ``gyro_mag``), which does not change when the sensor is worn
+   rotated.
+2. Correlations ``corr.<a>_<b>`` between the axes of each triad (group ``correlation``): the
+   cross-power of the two axes over the bands' frequencies over the geometric mean of their
+   powers, a Pearson correlation of the tapered, band-limited window.
 
 Ablation is a one-liner: ``dataclasses.replace(spec, magnitude=False)``; :data:`FEATURE_GROUPS`
 lists the switches.
@@ -27,11 +32,11 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 __all__ = [
-    "CORRELATION_ABS_FLOOR",
-    "CORRELATION_REL_FLOOR",
+    "CORRELATION_FLOOR",
     "DEFAULT_BANDS_HZ",
     "FEATURE_GROUPS",
     "MIN_WINDOW",
+    "SPECTRAL_STATS",
     "TIME_STATS",
     "ImuEncoderSpec",
     "Triad",
@@ -59,18 +64,19 @@ DEFAULT_BANDS_HZ: tuple[tuple[float, float], ...] = (
 FEATURE_GROUPS = ("axes", "magnitude", "time_stats", "band_energy", "correlation")
 
 #: Time statistics per signal, in output order.
-TIME_STATS = ("mean", "std", "jerk", "min", "max")
+TIME_STATS = ("mean", "min", "max")
+
+#: Log mean squares per signal over the bands' frequencies, before the bands, in output order.
+SPECTRAL_STATS = ("energy", "jerk_energy")
 
 #: Shortest window: below 16 samples the lowest bands hold no more than a bin or two.
 MIN_WINDOW = 16
 
-#: Correlations divide by sqrt(r_a r_b) with r = Σ(x - mean)² + T (ρ mean² + α). The ρ term
-#: keeps float32 rounding of a constant signal (a few 1e-8 |mean| per sample after centring)
-#: from correlating ±1: such a channel correlates ~1e-6 instead. It lowers a real correlation
-#: by a relative ρ mean² / var, 1e-6 for an axis carrying gravity with std 0.1 m/s². The α
-#: term (squared units) makes an all-zero signal correlate 0 instead of 0/0.
-CORRELATION_REL_FLOOR = 1e-8
-CORRELATION_ABS_FLOOR = 1e-12
+#: Correlations divide by sqrt((E_a + α)(E_b + α)), E the mean square over the bands (squared
+#: units). A channel that does not vary then correlates 0 instead of 0/0. The spectral basis
+#: has no constant component, so the float32 rounding of the window mean (a constant of a few
+#: 1e-8 |mean|) adds no power and cannot make a constant channel correlate ±1.
+CORRELATION_FLOOR = 1e-12
 
 # Short triad prefixes spelled out for feature names: ax ay az -> acc_mag.
 _TRIAD_STEMS = {"a": "acc", "g": "gyro", "m": "magn"}
@@ -114,12 +120,12 @@ class ImuEncoderSpec:
     time_stats : bool
         The :data:`TIME_STATS` of every signal.
     band_energy : bool
-        The log band energies of every signal.
+        The :data:`SPECTRAL_STATS` and log band energies of every signal.
     correlation : bool
         Correlations between the axes of every triad.
     energy_floor : float
-        Added to band energies (squared signal units) before the log; energy far below it
-        (sensor noise) no longer moves the feature.
+        Added to every mean square (squared signal units, (units/s)² for ``jerk_energy``)
+        before the log; a mean square far below it (sensor noise) no longer moves the feature.
 
     Raises
     ------
@@ -168,10 +174,11 @@ class ImuEncoderSpec:
         object.__setattr__(self, "channels", channels)
         object.__setattr__(self, "bands_hz", bands)
         object.__setattr__(self, "energy_floor", floor)
-        if self.band_energy and signal_names(self) and not active_bands(self):
+        spectral = (self.band_energy and signal_names(self)) or correlation_pairs(self)
+        if spectral and not active_bands(self):
             raise ValueError(
                 f"no band of {list(bands)} starts below the Nyquist frequency "
-                f"{self.nyquist_hz:g} Hz; add lower bands or turn band_energy off"
+                f"{self.nyquist_hz:g} Hz; add lower bands or turn band_energy and correlation off"
             )
         names = feature_names(self)
         if not names:
@@ -285,10 +292,11 @@ def feature_names(spec: ImuEncoderSpec) -> list[str]:
     Returns
     -------
     list of str
-        ``F`` names such as ``ax.mean``, ``ax.band_1-2Hz``, ``acc_mag.std``, ``corr.ax_ay``.
+        ``F`` names such as ``ax.mean``, ``ax.band_1-2Hz``, ``acc_mag.energy``, ``corr.ax_ay``.
     """
     per_signal = list(TIME_STATS) if spec.time_stats else []
     if spec.band_energy:
+        per_signal += list(SPECTRAL_STATS)
         per_signal += [f"band_{lo:g}-{hi:g}Hz" for lo, hi in active_bands(spec)]
     names = [f"{signal}.{stat}" for signal in signal_names(spec) for stat in per_signal]
     channels = spec.channels

@@ -216,6 +216,27 @@ def test_windows_lie_inside_their_segments() -> None:
         assert [ACTIONS.index(s.label) for s in inside] == [label]
 
 
+
+def test_half_inside_windows_reach_into_idle_time_and_keep_the_whole_ones() -> None:
+    recording = simulate_recording(make_subject(1, 1), ["arm_curl", "knock"], seed=2)
+    whole = cut_windows(recording)
+    half = cut_windows(recording, min_inside=0.5)
+    span = WINDOW / IMU_RATE_HZ
+    assert_array_equal(whole.inside, 1.0)
+    assert set(whole.t_start) < set(half.t_start)
+    assert half.inside.min() == 0.5
+    for t0, label, share in zip(half.t_start, half.label, half.inside, strict=True):
+        overlaps = [
+            (min(t0 + span, s.t_end) - max(t0, s.t_start)) / span for s in recording.segments
+        ]
+        best = int(np.argmax(overlaps))
+        assert ACTIONS.index(recording.segments[best].label) == label
+        # Segment edges fall between samples: the share counts whole samples.
+        assert abs(overlaps[best] - share) <= 1.0 / WINDOW + 1e-9
+    assert_array_equal(half.select(half.inside >= 1.0).imu, whole.imu)
+    with pytest.raises(ValueError, match="min_inside"):
+        cut_windows(recording, min_inside=0.4)
+
 # --- the video encoder -----------------------------------------------------------------
 
 
@@ -327,6 +348,9 @@ def test_build_dataset_is_deterministic_and_cross_subject() -> None:
     assert set(np.unique(a.test.subject)) == {2}
     assert a.stream.subject == 2
     assert set(np.unique(a.train.label)) == set(range(len(ACTIONS)))
+    # Training windows reach into idle time by up to half; held-out ones lie inside.
+    assert a.train.inside.min() == 0.5
+    assert_array_equal(a.test.inside, 1.0)
 
 
 def test_files_have_the_documented_fields(small_dataset_dir: Path) -> None:
@@ -365,6 +389,8 @@ def test_files_have_the_documented_fields(small_dataset_dir: Path) -> None:
     assert description["generator"] == "harbridge simulate"
     assert description["seed"] == 3
     assert description["counts"]["pairs"] == n
+    # The ceiling's training windows are the pairs' windows that lie wholly inside an action.
+    assert 0 < train["imu"].shape[0] < n
 
 
 def test_stream_and_its_segments(small_dataset_dir: Path) -> None:

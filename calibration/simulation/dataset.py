@@ -2,7 +2,10 @@
 continuous recording of a held-out subject.
 
 Cross-subject protocol as in UTD-MHAD: odd-numbered subjects train, even-numbered subjects
-are held out. Every recording has its own seed derived from the dataset seed, the subject
+are held out. Training windows are cut as from a continuous recording, each labelled by the
+action filling at least half of it (:data:`TRAIN_MIN_INSIDE`), so that calibration sees the
+windows a device sees at the start and end of an action; held-out windows lie wholly inside
+an action. Every recording has its own seed derived from the dataset seed, the subject
 and the action, so the same seed always gives the same dataset.
 """
 
@@ -21,6 +24,7 @@ __all__ = [
     "N_SUBJECTS",
     "REPETITIONS",
     "STREAM_REPETITIONS",
+    "TRAIN_MIN_INSIDE",
     "SimulatedDataset",
     "build_dataset",
 ]
@@ -30,6 +34,8 @@ N_SUBJECTS = 10
 REPETITIONS = 4
 #: times each action appears in the continuous stream
 STREAM_REPETITIONS = 2
+#: share of a training window that must lie inside its action (see cut_windows)
+TRAIN_MIN_INSIDE = 0.5
 #: seed-path component of the stream, apart from the per-action recordings
 _STREAM_KEY = 1000
 
@@ -43,7 +49,7 @@ class SimulatedDataset:
     seed : int
     class_names : tuple of str
     train : Windows
-        Windows of the training (odd-numbered) subjects.
+        Windows of the training (odd-numbered) subjects, at least half inside an action.
     test : Windows
         Windows of the held-out (even-numbered) subjects.
     stream : Recording
@@ -64,6 +70,7 @@ def _concatenate(parts: list[Windows]) -> Windows:
         label=np.concatenate([w.label for w in parts]),
         subject=np.concatenate([w.subject for w in parts]),
         t_start=np.concatenate([w.t_start for w in parts]),
+        inside=np.concatenate([w.inside for w in parts]),
     )
 
 
@@ -100,7 +107,10 @@ def build_dataset(
             recording = simulate_recording(
                 subject, [action] * repetitions, [seed, subject.number, k]
             )
-            (train if subject.number % 2 == 1 else test).append(cut_windows(recording))
+            if subject.number % 2 == 1:
+                train.append(cut_windows(recording, min_inside=TRAIN_MIN_INSIDE))
+            else:
+                test.append(cut_windows(recording))
     stream_subject = subjects[1]
     rng = np.random.default_rng([seed, stream_subject.number, _STREAM_KEY])
     order = [str(a) for a in rng.permutation(np.repeat(ACTIONS, stream_repetitions))]

@@ -1,4 +1,4 @@
-"""Cutting a recording into paired IMU/video windows inside its action segments."""
+"""Cutting a recording into paired IMU/video windows over its action segments."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class Windows:
         Subject number.
     t_start : ndarray of shape (n,)
         Start of each window on the recording clock, seconds.
+    inside : ndarray of shape (n,)
+        Share of each window that lies inside its action segment, in (0, 1].
     """
 
     imu: FloatArray
@@ -45,9 +47,21 @@ class Windows:
     label: IntArray
     subject: IntArray
     t_start: FloatArray
+    inside: FloatArray
 
     def __len__(self) -> int:
         return int(self.label.shape[0])
+
+    def select(self, keep: npt.NDArray[np.bool_]) -> Windows:
+        """The windows where ``keep`` (shape (n,)) is true, in order."""
+        return Windows(
+            imu=self.imu[keep],
+            video=self.video[keep],
+            label=self.label[keep],
+            subject=self.subject[keep],
+            t_start=self.t_start[keep],
+            inside=self.inside[keep],
+        )
 
 
 def cut_windows(
@@ -55,8 +69,10 @@ def cut_windows(
     window: int = WINDOW,
     hop: int = HOP,
     class_names: Sequence[str] = ACTIONS,
+    min_inside: float = 1.0,
 ) -> Windows:
-    """All windows lying entirely inside an action segment, every ``hop`` IMU samples.
+    """The windows with at least ``min_inside`` of their span in an action segment, every
+    ``hop`` IMU samples, labelled with that segment.
 
     Parameters
     ----------
@@ -65,20 +81,35 @@ def cut_windows(
         Window length and hop, in IMU samples.
     class_names : sequence of str
         Label order; every segment's label must be in it.
+    min_inside : float
+        In [0.5, 1]: 1 keeps the windows lying wholly inside an action; 0.5 also those that
+        reach into the idle time around it by up to half their length, as windows cut from a
+        continuous recording and labelled by their majority do.
 
     Returns
     -------
     Windows
         The video window spans the IMU window's time, ``[t, t + window / 50 Hz)``.
     """
+    if not 0.5 <= min_inside <= 1.0:
+        raise ValueError(f"min_inside must lie in [0.5, 1], got {min_inside}")
     starts: list[int] = []
     labels: list[int] = []
+    shares: list[float] = []
+    n_samples = recording.imu.shape[0]
     for segment in recording.segments:
-        first = int(np.ceil(segment.t_start * IMU_RATE_HZ))
-        last = int(np.floor(segment.t_end * IMU_RATE_HZ)) - window
-        segment_starts = range(first, min(last, recording.imu.shape[0] - window) + 1, hop)
+        # A segment's samples, and the window starts that keep min_inside of them.
+        begin = int(np.ceil(segment.t_start * IMU_RATE_HZ))
+        end = int(np.floor(segment.t_end * IMU_RATE_HZ))
+        reach = int(np.floor((1.0 - min_inside) * window))
+        first = max(begin - reach, 0)
+        last = min(end - window + reach, n_samples - window)
+        segment_starts = range(first, last + 1, hop)
         starts.extend(segment_starts)
         labels.extend([class_names.index(segment.label)] * len(segment_starts))
+        shares.extend(
+            (min(start + window, end) - max(start, begin)) / window for start in segment_starts
+        )
     span = window / IMU_RATE_HZ
     video_windows = []
     for start in starts:
@@ -93,4 +124,5 @@ def cut_windows(
         label=np.asarray(labels, dtype=np.int64),
         subject=np.full(len(starts), recording.subject, dtype=np.int64),
         t_start=recording.imu_t[index],
+        inside=np.asarray(shares, dtype=np.float64),
     )

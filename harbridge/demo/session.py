@@ -120,7 +120,9 @@ def _write_config(workdir: Path, bundle: Path, port: str, broker_url: str) -> Pa
         f'device = "demo"\nbundle = "{bundle}"\n\n'
         f'[[sources]]\nkind = "serial"\nport = "{port}"\nformat = "witmotion"\n'
         f'device = "{DEVICE}"\n\n'
-        f'[mqtt]\nurl = "{broker_url}"\n\n[metrics]\ninterval_s = 5.0\n'
+        f'[mqtt]\nurl = "{broker_url}"\n\n[metrics]\ninterval_s = 5.0\n\n'
+        # The mean of the last two windows' probabilities: fewer flickering labels.
+        "[postprocess]\nsmoothing = 2\n"
     )
     return config
 
