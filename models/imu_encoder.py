@@ -91,8 +91,10 @@ def _signals(g: _Graph, spec: ImuEncoderSpec) -> tuple[str, int]:
     return stacked, first
 
 
-def _coefficients(g: _Graph, spec: ImuEncoderSpec, centred: str, n_rows: int) -> tuple[str, str]:
-    """``[N, S, K]`` spectral coefficients of the centred rows, and the pooling matrix name.
+def _coefficients(
+    g: _Graph, spec: ImuEncoderSpec, centred: str, n_rows: int
+) -> tuple[str, npt.NDArray[np.float64]]:
+    """``[N, S, K]`` spectral coefficients of the centred rows, and their pooling matrix.
 
     With correlations, S more columns carry ``√α`` on the row's own column: they add α to each
     row's squared norm and nothing to the cross-products (see
@@ -105,23 +107,25 @@ def _coefficients(g: _Graph, spec: ImuEncoderSpec, centred: str, n_rows: int) ->
     basis = basis - basis.mean(axis=0)
     if not correlation_pairs(spec):
         coefficients = g.op("MatMul", centred, g.const("dft_basis", basis))
-        return coefficients, g.const("pooling", pooling)
+        return coefficients, pooling
     n_columns = basis.shape[1]
-    floor = np.zeros((n_rows, n_columns + n_rows))
-    floor[:, n_columns:] = np.sqrt(CORRELATION_FLOOR) * np.eye(n_rows)
+    regulariser = np.zeros((n_rows, n_columns + n_rows))
+    regulariser[:, n_columns:] = np.sqrt(CORRELATION_FLOOR) * np.eye(n_rows)
     padded = np.pad(basis, ((0, 0), (0, n_rows)))
     coefficients = g.op(
         "Add",
         g.op("MatMul", centred, g.const("dft_basis", padded)),
-        g.const("correlation_floor", floor),
+        g.const("correlation_floor", regulariser),
     )
-    return coefficients, g.const("pooling", np.pad(pooling, ((0, n_rows), (0, 0))))
+    return coefficients, np.pad(pooling, ((0, n_rows), (0, 0)))
 
 
-def _spectral_stats(g: _Graph, spec: ImuEncoderSpec, coefficients: str, pooling: str) -> str:
+def _spectral_stats(
+    g: _Graph, spec: ImuEncoderSpec, coefficients: str, pooling: npt.NDArray[np.float64]
+) -> str:
     """``[N, S, 2 + B]``: log mean squares over the bands, of the derivative, per band."""
     power = g.op("Mul", coefficients, coefficients)
-    energy = g.op("MatMul", power, pooling)
+    energy = g.op("MatMul", power, g.const("pooling", pooling))
     return g.op("Log", g.op("Add", energy, g.const("energy_floor", spec.energy_floor)))
 
 

@@ -71,11 +71,14 @@ def run_onnx(spec: ImuEncoderSpec, windows: npt.NDArray[np.float32]) -> npt.NDAr
 
 
 def assert_every_node_is_used(model: onnx.ModelProto) -> None:
-    """No node computes something that nothing reads (switched-off groups cost nothing)."""
+    """No node computes something that nothing reads, no constant is left unread
+    (switched-off groups cost nothing)."""
     read = {name for node in model.graph.node for name in node.input}
     read |= {out.name for out in model.graph.output}
     for node in model.graph.node:
         assert set(node.output) <= read, node.name
+    for constant in model.graph.initializer:
+        assert constant.name in read, constant.name
 
 
 def random_rotation(rng: np.random.Generator) -> npt.NDArray[np.float64]:
