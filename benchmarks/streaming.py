@@ -25,7 +25,8 @@ pipeline gives the recording's window at the same place: what the transport chan
 The daemons average the last ``--smoothing`` windows' probabilities (``[postprocess]
 smoothing``); the reference row is given with and without that smoothing.
 
-Run: ``python benchmarks/streaming.py [--seed 0] [--speed 4] [--seconds S] [--smoothing 2]``
+Run: ``python benchmarks/streaming.py [--seed 0] [--speed 4] [--seconds S] [--smoothing 2]``;
+``--seeds 0,1,2,3,4`` prints instead the no-transport rows of several seeds' data sets.
 """
 
 from __future__ import annotations
@@ -483,32 +484,66 @@ COLUMNS = (
 )
 
 
-async def _measure(
-    prepared: Prepared, recording: Recording, folder: Path, speed: float, smoothing: int
+def _reference_rows(
+    prepared: Prepared, recording: Recording, smoothings: Sequence[int]
 ) -> list[dict[str, Cell]]:
+    """Rows of the recording's own windows, no transport, one per smoothing."""
     segments = load_segments(prepared.data / "stream_segments.csv")
-    offline = prepared.offline_accuracy
     spec = load_bundle_spec(prepared.bundle)
     period = 1.0 / spec.rate_hz
     starts = recording.t[0] + np.arange(_n_windows(recording.t.size, spec)) * spec.hop * period
     windows = [Prediction(t, t + spec.window * period, "", 0.0) for t in starts]
-    rows: list[dict[str, Cell]] = [
-        {"path": "offline: harbridge evaluate, test_imu.npz", "accuracy": offline, "ratio": 1.0}
-    ]
-    for averaged in sorted({1, smoothing}):
-        labels = reference_labels(prepared.bundle, recording, windows, averaged)
+    rows = []
+    for smoothing in smoothings:
+        labels = reference_labels(prepared.bundle, recording, windows, smoothing)
         reference = [p._replace(label=label) for p, label in zip(windows, labels, strict=True)]
         rows.append(
             _row(
                 "the recording's windows, no transport",
                 "-",
-                averaged,
+                smoothing,
                 result=score(reference, segments),
-                offline=offline,
+                offline=prepared.offline_accuracy,
                 same_label=1.0,
                 latency=[],
             )
         )
+    return rows
+
+
+def across_seeds(folder: Path, seeds: Sequence[int], smoothing: int) -> list[dict[str, Cell]]:
+    """The no-transport rows of every seed's data set, without and with ``smoothing``."""
+    rows: list[dict[str, Cell]] = []
+    for seed in seeds:
+        prepared = prepare(folder / f"seed-{seed}", seed)
+        spec = load_bundle_spec(prepared.bundle)
+        recording = load_recording(prepared.data / "stream.csv", spec.channels)
+        for row in _reference_rows(prepared, recording, sorted({1, smoothing})):
+            rows.append({**row, "seed": seed, "offline": prepared.offline_accuracy})
+    return rows
+
+
+SEED_COLUMNS = (
+    Column("seed", "seed", "d"),
+    Column("offline", "offline accuracy", ".3f"),
+    Column("smoothing", "smoothing", "d"),
+    Column("scored", "scored (≥ ½ in a segment)", "d"),
+    Column("accuracy", "accuracy", ".3f"),
+    Column("ratio", "÷ offline", ".2f"),
+    Column("whole", "wholly inside", "d"),
+    Column("whole_ratio", "÷ offline (wholly inside)", ".2f"),
+)
+
+
+async def _measure(
+    prepared: Prepared, recording: Recording, folder: Path, speed: float, smoothing: int
+) -> list[dict[str, Cell]]:
+    segments = load_segments(prepared.data / "stream_segments.csv")
+    offline = prepared.offline_accuracy
+    rows: list[dict[str, Cell]] = [
+        {"path": "offline: harbridge evaluate, test_imu.npz", "accuracy": offline, "ratio": 1.0},
+        *_reference_rows(prepared, recording, sorted({1, smoothing})),
+    ]
     runs: list[tuple[str, str, Callable[[Broker], Awaitable[list[Prediction]]]]] = [
         (
             "pty, serial CSV with t",
@@ -573,8 +608,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=2,
         help="the daemon's [postprocess] smoothing: mean of the last N windows (default 2)",
     )
+    parser.add_argument(
+        "--seeds",
+        help="instead: the recording's own windows (no transport) of these seeds' data sets, "
+        "comma-separated",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.seeds:
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+        with tempfile.TemporaryDirectory() as scratch:
+            rows = across_seeds(Path(scratch), seeds, args.smoothing)
+        note = (
+            "Each seed: `harbridge simulate --seed S`, `harbridge calibrate` with default "
+            "options, the held-out subject's whole stream.csv cut into the bundle's windows "
+            "and run through pipeline.onnx, no transport; scored as in the main table."
+        )
+        print(markdown_table("The recording's windows across seeds", SEED_COLUMNS, rows, [note]))
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         prepared = prepare(folder, args.seed)
