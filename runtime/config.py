@@ -44,7 +44,7 @@ A complete file, every optional key at its default::
 
     [inference]
     max_batch = 64
-    max_wait_ms = 20.0
+    max_wait_ms = 0.0              # > 0: wait this long for more windows after the first
     threads = 1
 
     [postprocess]
@@ -221,10 +221,15 @@ class WindowingSettings:
 
 @dataclass(frozen=True, slots=True)
 class InferenceSettings:
-    """Micro-batching: run when ``max_batch`` windows wait or the oldest waited ``max_wait_ms``."""
+    """Micro-batching: run when ``max_batch`` windows wait or the oldest waited ``max_wait_ms``.
+
+    The default 0 runs whatever is waiting at once: windows that arrive together (one
+    device's message completing several, or many devices' while a batch runs) are batched
+    without adding latency.
+    """
 
     max_batch: int = 64
-    max_wait_ms: float = 20.0
+    max_wait_ms: float = 0.0
     threads: int = 1
 
 
@@ -776,7 +781,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         ),
         inference=InferenceSettings(
             max_batch=_ranged(inference, "max_batch", int, 64, at_least=1),
-            max_wait_ms=_ranged(inference, "max_wait_ms", float, 20.0, at_least=0.0),
+            max_wait_ms=_ranged(inference, "max_wait_ms", float, 0.0, at_least=0.0),
             threads=_ranged(inference, "threads", int, 1, at_least=1),
         ),
         postprocess=PostprocessSettings(

@@ -107,7 +107,8 @@ class InferenceEngine:
     max_batch : int
         Most windows run at once.
     max_wait_ms : float
-        Longest wait for more windows after the first of a batch arrived.
+        Longest wait for more windows after the first of a batch arrived; 0 runs the
+        windows already waiting.
     max_queue : int
         Most windows waiting for inference.
     logger : logging.Logger, optional
@@ -136,7 +137,7 @@ class InferenceEngine:
         threads: int = 1,
         *,
         max_batch: int = 64,
-        max_wait_ms: float = 20.0,
+        max_wait_ms: float = 0.0,
         max_queue: int = 1024,
         logger: logging.Logger | None = None,
     ) -> None:

@@ -63,7 +63,7 @@ def test_minimal_config_fills_in_every_default(folder: Path) -> None:
     assert cfg.windowing.max_gap_s == 0.5 and cfg.windowing.clock_reset_s == 5.0
     assert (cfg.inference.max_batch, cfg.inference.max_wait_ms, cfg.inference.threads) == (
         64,
-        20.0,
+        0.0,
         1,
     )
     assert cfg.postprocess.smoothing == 1 and cfg.postprocess.ood_threshold is None
