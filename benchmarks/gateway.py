@@ -28,7 +28,8 @@ Devices double (100, 200, 400, …) until a limit breaks: p99 end to end > 100 m
 CPU ≥ 100 %, a device not served, or a drop; then one point halfway between the last
 good and the first bad count narrows down where it saturates.
 
-Run: ``python benchmarks/gateway.py [--quick] [--devices 100,200] [--measure 30]``
+Run: ``python benchmarks/gateway.py [--quick] [--devices 100,200] [--measure 30]
+[--max-wait-ms MS]``
 (``python benchmarks/gateway.py load …`` is the generator process it starts).
 """
 
@@ -104,6 +105,8 @@ class PointSettings:
         Mosquitto's ``set_tcp_nodelay``: off (its default), Nagle's algorithm holds a
         small packet while an earlier one waits for the peer's delayed ACK, up to 40 ms
         per hop.
+    max_wait_ms : float or None
+        The daemon's ``[inference] max_wait_ms``; None keeps its default.
     """
 
     rate: float
@@ -111,6 +114,7 @@ class PointSettings:
     warmup: float
     measure: float
     tcp_nodelay: bool
+    max_wait_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -317,14 +321,17 @@ class PointResult:
         return self.keeps_up and self.fast
 
 
-def _daemon_config(folder: Path, bundle: Path, broker: Broker, devices: int) -> Path:
+def _daemon_config(
+    folder: Path, bundle: Path, broker: Broker, devices: int, max_wait_ms: float | None
+) -> Path:
     path = folder / "gateway.toml"
+    inference = "" if max_wait_ms is None else f"[inference]\nmax_wait_ms = {max_wait_ms}\n\n"
     path.write_text(
         f'device = "{DAEMON_DEVICE}"\nbundle = "{bundle}"\n\n'
         '[[sources]]\nkind = "mqtt"\ntopic = "imu/+/raw"\nqos = 0\n\n'
         f'[mqtt]\nurl = "{broker.url}"\ntopic_prefix = "{PREFIX}"\n\n'
         f"[windowing]\nmax_devices = {max(1024, 2 * devices)}\n\n"
-        f"[metrics]\ninterval_s = {METRICS_INTERVAL_S}\n\n"
+        f"[metrics]\ninterval_s = {METRICS_INTERVAL_S}\n\n{inference}"
         # About a second of input at the largest loads, so a pause of the event loop
         # shows as latency, not as lost samples.
         "[queues]\nsamples = 8192\n"
@@ -409,7 +416,7 @@ async def measure_point(
                 "harbridge",
                 "run",
                 "--config",
-                str(_daemon_config(folder, bundle, broker, devices)),
+                str(_daemon_config(folder, bundle, broker, devices, settings.max_wait_ms)),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=log_file,
@@ -594,7 +601,14 @@ async def _sweep(args: argparse.Namespace, bundle: Path, stream_csv: Path, folde
     async def point(devices: int) -> PointResult:
         result = await measure_point(
             devices,
-            PointSettings(args.rate, args.batch, args.warmup, args.measure, args.tcp_nodelay),
+            PointSettings(
+                args.rate,
+                args.batch,
+                args.warmup,
+                args.measure,
+                args.tcp_nodelay,
+                args.max_wait_ms,
+            ),
             bundle=bundle,
             stream_csv=stream_csv,
             folder=folder / f"devices-{devices}",
@@ -642,13 +656,16 @@ def _notes(args: argparse.Namespace, results: list[PointResult]) -> list[str]:
         if args.tcp_nodelay
         else "its default `set_tcp_nodelay false` (Nagle's algorithm on)"
     )
+    waiting = (
+        "" if args.max_wait_ms is None else f", `[inference] max_wait_ms = {args.max_wait_ms:g}`"
+    )
     notes = [
         f"Each point: {args.warmup:g} s warm-up, then {args.measure:g} s measured; column JSON "
         f"with t, {args.batch} samples a message (QoS 0, one MQTT connection per device); "
         f"Mosquitto with {broker}; the daemon is `harbridge run` in its own process with the "
         "bundle of `harbridge simulate` + `harbridge calibrate` (default options) and its "
-        "default settings but `[queues] samples = 8192`, `[windowing] max_devices`. Limits: "
-        "e2e p99 ≤ 100 ms; daemon CPU < 100 % of one core, every device served, no drops "
+        f"default settings but `[queues] samples = 8192`, `[windowing] max_devices`{waiting}. "
+        "Limits: e2e p99 ≤ 100 ms; daemon CPU < 100 % of one core, every device served, no drops "
         f"(throughput). Machine: {os.cpu_count()} CPU cores, shared with other work.",
     ]
     if at_100 is not None:
@@ -683,6 +700,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="tcp_nodelay",
         action="store_false",
         help="run Mosquitto with its default set_tcp_nodelay false (Nagle's algorithm on)",
+    )
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        help="the daemon's [inference] max_wait_ms (default: the daemon's default)",
     )
     parser.add_argument("--bundle", type=Path, help="a bundle (default: simulate + calibrate)")
     parser.add_argument(
