@@ -25,11 +25,14 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from harbridge.drivers.samples import SampleBatch
 from harbridge.runtime.ratelimit import RateLimitedLog
 
 __all__ = ["RATE_SPAN_S", "SLOW_FRACTION", "ClockCounters", "ClockWatch"]
+
+FloatArray = npt.NDArray[np.float64]
 
 #: A device below this fraction of the bundle's rate is slow.
 SLOW_FRACTION = 0.75
@@ -107,13 +110,7 @@ class ClockWatch:
             )
         pace.last_arrival = arrival
         n = len(batch)
-        # Samples without times are spread over the time since the previous batch.
-        steps = (
-            np.array([(last - pace.span_end) / n])
-            if times is None
-            else np.diff(times, prepend=pace.span_end)
-        )
-        if not (steps.min() > 0 and steps.max() <= self.max_gap_s):
+        if not self._steady(times, last, pace.span_end, n):
             pace.span_start = pace.span_end = last
             pace.samples = 0
             return
@@ -123,6 +120,19 @@ class ClockWatch:
         if span >= RATE_SPAN_S:
             self._judge(batch.device, pace, pace.samples / span)
             pace.span_start, pace.samples = last, 0
+
+    def _steady(self, times: FloatArray | None, last: float, previous: float, n: int) -> bool:
+        """Whether every step from ``previous`` through ``times`` is forwards and at most
+        ``max_gap_s``; samples without times are spread evenly up to ``last``. Called for
+        every batch, so the common case costs one subtraction and two reductions."""
+        if times is None:
+            step = (last - previous) / n
+            return 0 < step <= self.max_gap_s
+        first = float(times[0]) - previous
+        if not 0 < first <= self.max_gap_s:
+            return False
+        inner = times[1:] - times[:-1]
+        return inner.size == 0 or bool(inner.min() > 0 and inner.max() <= self.max_gap_s)
 
     def check(self, now: float) -> None:
         """Report the devices that have sent nothing for ``stall_s`` at monotonic ``now``."""
