@@ -164,9 +164,11 @@ def finite_batch(
     SampleBatch
         The finite samples, possibly none.
     """
-    # A sum is finite only if every term is (an overflow merely takes the long way), so the
-    # common batch costs one reduction instead of a mask per element.
-    finite = None if math.isfinite(float(columns.sum())) else np.isfinite(columns).all(axis=0)
+    # A sum is finite only if every term is (an overflow, silenced, merely takes the long
+    # way), so the common batch costs one reduction instead of a mask per element.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(columns.sum())
+    finite = None if math.isfinite(total) else np.isfinite(columns).all(axis=0)
     if finite is None or finite.all():
         # Row views of a transposed array are strided; consumers slice them per channel.
         columns = np.ascontiguousarray(columns)
