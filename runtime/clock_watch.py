@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from harbridge.drivers.samples import SampleBatch
 from harbridge.runtime.ratelimit import RateLimitedLog
+from harbridge.runtime.time_steps import steps_forward_within
 
 __all__ = ["RATE_SPAN_S", "SLOW_FRACTION", "ClockCounters", "ClockWatch"]
 
@@ -124,15 +125,11 @@ class ClockWatch:
     def _steady(self, times: FloatArray | None, last: float, previous: float, n: int) -> bool:
         """Whether every step from ``previous`` through ``times`` is forwards and at most
         ``max_gap_s``; samples without times are spread evenly up to ``last``. Called for
-        every batch, so the common case costs one subtraction and two reductions."""
+        every batch."""
         if times is None:
             step = (last - previous) / n
             return 0 < step <= self.max_gap_s
-        first = float(times[0]) - previous
-        if not 0 < first <= self.max_gap_s:
-            return False
-        inner = times[1:] - times[:-1]
-        return inner.size == 0 or bool(inner.min() > 0 and inner.max() <= self.max_gap_s)
+        return steps_forward_within(times, previous, self.max_gap_s, self.max_gap_s)
 
     def check(self, now: float) -> None:
         """Report the devices that have sent nothing for ``stall_s`` at monotonic ``now``."""

@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from harbridge.drivers.samples import SampleBatch
 from harbridge.runtime.resample import grid_count, grid_times, interpolate
+from harbridge.runtime.time_steps import steps_forward_within
 
 __all__ = ["DeviceWindower", "Window", "WindowCounters", "WindowerPool"]
 
@@ -243,13 +244,8 @@ class DeviceWindower:
 
         The common case, checked with few numpy calls; :meth:`_accept` handles the rest.
         """
-        first = float(t[0]) - self._t_prev
-        if not first > 0 or (self._origin is not None and first > self.max_gap_s):
-            return False
-        if t.size == 1:
-            return True
-        steps = t[1:] - t[:-1]
-        return bool(steps.min() > 0) and bool(steps.max() <= self.max_gap_s)
+        first_gap = math.inf if self._origin is None else self.max_gap_s
+        return steps_forward_within(t, self._t_prev, first_gap, self.max_gap_s)
 
     def _values(self, batch: SampleBatch) -> FloatArray | None:
         """The batch's channels as an (n, C) float64 array, or None if it must be dropped."""
