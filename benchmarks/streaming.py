@@ -483,6 +483,17 @@ COLUMNS = (
     Column("p99", "daemon latency p99 (ms)", ".1f"),
 )
 
+#: the across-seeds table: the seed, its offline accuracy, then columns of COLUMNS
+SEED_COLUMNS = (
+    Column("seed", "seed", "d"),
+    Column("offline", "offline accuracy", ".3f"),
+    *(
+        column
+        for column in COLUMNS
+        if column.key in {"smoothing", "scored", "accuracy", "ratio", "whole", "whole_ratio"}
+    ),
+)
+
 
 def _reference_rows(
     prepared: Prepared, recording: Recording, smoothings: Sequence[int]
@@ -521,18 +532,6 @@ def across_seeds(folder: Path, seeds: Sequence[int], smoothing: int) -> list[dic
         for row in _reference_rows(prepared, recording, sorted({1, smoothing})):
             rows.append({**row, "seed": seed, "offline": prepared.offline_accuracy})
     return rows
-
-
-SEED_COLUMNS = (
-    Column("seed", "seed", "d"),
-    Column("offline", "offline accuracy", ".3f"),
-    Column("smoothing", "smoothing", "d"),
-    Column("scored", "scored (≥ ½ in a segment)", "d"),
-    Column("accuracy", "accuracy", ".3f"),
-    Column("ratio", "÷ offline", ".2f"),
-    Column("whole", "wholly inside", "d"),
-    Column("whole_ratio", "÷ offline (wholly inside)", ".2f"),
-)
 
 
 async def _measure(
