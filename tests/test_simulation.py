@@ -216,7 +216,6 @@ def test_windows_lie_inside_their_segments() -> None:
         assert [ACTIONS.index(s.label) for s in inside] == [label]
 
 
-
 def test_half_inside_windows_reach_into_idle_time_and_keep_the_whole_ones() -> None:
     recording = simulate_recording(make_subject(1, 1), ["arm_curl", "knock"], seed=2)
     whole = cut_windows(recording)
@@ -236,6 +235,7 @@ def test_half_inside_windows_reach_into_idle_time_and_keep_the_whole_ones() -> N
     assert_array_equal(half.select(half.inside >= 1.0).imu, whole.imu)
     with pytest.raises(ValueError, match="min_inside"):
         cut_windows(recording, min_inside=0.4)
+
 
 # --- the video encoder -----------------------------------------------------------------
 
